@@ -1,0 +1,2 @@
+/** Devices, dtypes and the types every vramkit module shares. */
+package io.vramkit.core;

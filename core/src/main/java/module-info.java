@@ -1,0 +1,13 @@
+/**
+ * vramkit core: devices, streams, buffers and dtypes; memory resources, pools, adaptors, statistics, snapshots and
+ * traces; safetensors I/O; the paged KV-cache manager, scheduler and capacity planner; CPU kernel infrastructure.
+ * Touches no native library other than libc.
+ */
+module io.vramkit.core {
+    requires transitive org.slf4j;
+    requires static jdk.incubator.vector;
+    requires jdk.jfr;
+
+    exports io.vramkit.core;
+    exports io.vramkit.core.memory;
+}

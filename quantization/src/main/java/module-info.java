@@ -1,0 +1,7 @@
+/** vramkit quantization: INT8, INT4, NF4 and FP8 formats, quantized matmul kernels and the mixed-precision planner. */
+module io.vramkit.quant {
+    requires transitive io.vramkit.core;
+    requires transitive io.vramkit.cuda;
+    requires static jdk.incubator.vector;
+
+}
