@@ -10,4 +10,5 @@ module io.vramkit.core {
 
     exports io.vramkit.core;
     exports io.vramkit.core.memory;
+    exports io.vramkit.core.cpu;
 }

@@ -1,0 +1,101 @@
+package io.vramkit.core.cpu;
+
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.RecursiveAction;
+
+/**
+ * The one shared executor that parallel CPU kernels run on, so that kernels never oversubscribe the machine.
+ *
+ * <p>Its size is read once from the system property {@code vramkit.threads} (default: the number of available
+ * processors). Work is split over index ranges; the calling thread takes part. Thread-safe.
+ */
+public final class ParallelExecutor {
+
+    /** Worker count, from {@code vramkit.threads}; read once. */
+    public static final int THREADS = threads();
+
+    private static final ForkJoinPool POOL = THREADS <= 1 ? null : new ForkJoinPool(THREADS,
+            pool -> {
+                var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+                t.setName("vramkit-cpu-" + t.getPoolIndex());
+                t.setDaemon(true);
+                return t;
+            }, null, false);
+
+    private ParallelExecutor() {
+    }
+
+    private static int threads() {
+        String value = System.getProperty("vramkit.threads");
+        if (value == null || value.isBlank()) {
+            return Runtime.getRuntime().availableProcessors();
+        }
+        try {
+            int n = Integer.parseInt(value.trim());
+            if (n < 1) {
+                throw new IllegalArgumentException("vramkit.threads must be >= 1, got " + n);
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("vramkit.threads must be an integer, got '" + value + "'", e);
+        }
+    }
+
+    /** A body over a half-open index range {@code [from, to)}. */
+    @FunctionalInterface
+    public interface RangeBody {
+        /** Processes indices {@code from} (inclusive) to {@code to} (exclusive). */
+        void run(int from, int to);
+    }
+
+    /**
+     * Runs {@code body} over {@code [from, to)} split into chunks of at least {@code grain} indices, in parallel
+     * when the range is large enough and more than one thread is configured. Returns when all chunks are done;
+     * the first exception thrown by a chunk is rethrown.
+     *
+     * @throws IllegalArgumentException if {@code to < from} or {@code grain < 1}
+     */
+    public static void parallelFor(int from, int to, int grain, RangeBody body) {
+        if (to < from) {
+            throw new IllegalArgumentException("to (" + to + ") must be >= from (" + from + ")");
+        }
+        if (grain < 1) {
+            throw new IllegalArgumentException("grain must be >= 1, got " + grain);
+        }
+        int n = to - from;
+        if (POOL == null || n <= grain || ForkJoinTask.inForkJoinPool()) {
+            if (n > 0) {
+                body.run(from, to);
+            }
+            return;
+        }
+        int chunks = Math.min(THREADS * 4, (n + grain - 1) / grain);
+        POOL.invoke(new Split(body, from, to, Math.max(grain, (n + chunks - 1) / chunks)));
+    }
+
+    private static final class Split extends RecursiveAction {
+        private static final long serialVersionUID = 1L;
+        private final transient RangeBody body;
+        private final int from;
+        private final int to;
+        private final int grain;
+
+        Split(RangeBody body, int from, int to, int grain) {
+            this.body = body;
+            this.from = from;
+            this.to = to;
+            this.grain = grain;
+        }
+
+        @Override
+        protected void compute() {
+            if (to - from <= grain) {
+                body.run(from, to);
+                return;
+            }
+            int mid = from + (to - from) / 2;
+            invokeAll(new Split(body, from, mid, grain), new Split(body, mid, to, grain));
+        }
+    }
+}
