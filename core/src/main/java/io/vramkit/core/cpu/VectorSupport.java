@@ -69,9 +69,11 @@ public final class VectorSupport {
             return 0;
         }
         try {
-            Class<?> species = Class.forName("jdk.incubator.vector.FloatVector");
-            Object preferred = species.getField("SPECIES_PREFERRED").get(null);
-            return (Integer) preferred.getClass().getMethod("vectorBitSize").invoke(preferred);
+            // Reflect through the exported interface: the species' concrete class is not exported.
+            Object preferred = Class.forName("jdk.incubator.vector.FloatVector").getField("SPECIES_PREFERRED")
+                    .get(null);
+            return (Integer) Class.forName("jdk.incubator.vector.VectorSpecies").getMethod("vectorBitSize")
+                    .invoke(preferred);
         } catch (ReflectiveOperationException | RuntimeException e) {
             return 0;
         }
