@@ -4,4 +4,6 @@ module io.vramkit.quant {
     requires transitive io.vramkit.cuda;
     requires static jdk.incubator.vector;
 
+    exports io.vramkit.quant;
+
 }
