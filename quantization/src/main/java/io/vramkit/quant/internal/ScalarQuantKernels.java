@@ -1,0 +1,287 @@
+package io.vramkit.quant.internal;
+
+import io.vramkit.quant.Fp8;
+import io.vramkit.quant.QuantFormat;
+import io.vramkit.quant.QuantizedTensor;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Scalar reference implementation of {@link QuantKernels}: plain loops, the fallback when the Vector API is not
+ * readable, and the oracle the Panama kernels are cross-checked against. Stateless and thread-safe.
+ */
+public class ScalarQuantKernels implements QuantKernels {
+
+    /** Creates the kernels (stateless). */
+    public ScalarQuantKernels() {
+    }
+
+    static float rint(float v) {
+        return (float) Math.rint(v);
+    }
+
+    @Override
+    public void groupAbsmax(String name, float[] w, int cols, int groupSize, int r0, int r1, float[] out) {
+        int g = groupSize == QuantFormat.PER_CHANNEL ? cols : groupSize;
+        int gpr = cols / g;
+        for (int r = r0; r < r1; r++) {
+            for (int gi = 0; gi < gpr; gi++) {
+                int base = r * cols + gi * g;
+                float m = absmax(w, base, g);
+                if (!Float.isFinite(m)) {
+                    throw Checks.nonFinite(name, w, cols, base, base + g);
+                }
+                out[r * gpr + gi] = m;
+            }
+        }
+    }
+
+    /** Absmax of {@code w[base, base + n)}; NaN or infinity if any element is not finite. */
+    protected float absmax(float[] w, int base, int n) {
+        float m = 0f;
+        for (int i = 0; i < n; i++) {
+            m = Math.max(m, Math.abs(w[base + i]));
+        }
+        return m;
+    }
+
+    @Override
+    public void quantizeRows(float[] w, QuantizedTensor t, MemorySegment codes, MemorySegment scales,
+                             MemorySegment zeros, int r0, int r1) {
+        QuantFormat f = t.format();
+        int cols = t.cols();
+        int g = f.groupSize() == QuantFormat.PER_CHANNEL ? cols : f.groupSize();
+        int gpr = cols / g;
+        String name = t.name();
+        for (int r = r0; r < r1; r++) {
+            for (int gi = 0; gi < gpr; gi++) {
+                int base = r * cols + gi * g;
+                long gidx = (long) r * gpr + gi;
+                switch (f.scheme()) {
+                    case FP32 -> {
+                        for (int i = base; i < base + g; i++) {
+                            if (!Float.isFinite(w[i])) {
+                                throw Checks.nonFinite(name, w, cols, i, i + 1);
+                            }
+                            codes.setAtIndex(Layouts.F32, i, w[i]);
+                        }
+                    }
+                    case FP16 -> {
+                        for (int i = base; i < base + g; i++) {
+                            if (!Float.isFinite(w[i])) {
+                                throw Checks.nonFinite(name, w, cols, i, i + 1);
+                            }
+                            short h = Float.floatToFloat16(w[i]);
+                            if (Float.isInfinite(Float.float16ToFloat(h))) {
+                                throw Checks.valueOverflow(name, i, w[i], "FP16");
+                            }
+                            codes.setAtIndex(Layouts.I16, i, h);
+                        }
+                    }
+                    case BF16 -> {
+                        for (int i = base; i < base + g; i++) {
+                            if (!Float.isFinite(w[i])) {
+                                throw Checks.nonFinite(name, w, cols, i, i + 1);
+                            }
+                            short h = Layouts.toBf16(w[i]);
+                            if (Float.isInfinite(Layouts.fromBf16(h))) {
+                                throw Checks.valueOverflow(name, i, w[i], "BF16");
+                            }
+                            codes.setAtIndex(Layouts.I16, i, h);
+                        }
+                    }
+                    case INT8 -> {
+                        float m = absmax(w, base, g);
+                        if (!Float.isFinite(m)) {
+                            throw Checks.nonFinite(name, w, cols, base, base + g);
+                        }
+                        float s;
+                        if (f.groupSize() == QuantFormat.PER_CHANNEL) {
+                            s = m / 127f;
+                            scales.setAtIndex(Layouts.F32, r, s);
+                        } else {
+                            s = Checks.roundFp16(m / 127f);
+                            if (Float.isInfinite(s)) {
+                                throw Checks.scaleOverflow(name, r, gi, m / 127f);
+                            }
+                            scales.setAtIndex(Layouts.I16, gidx, Float.floatToFloat16(s));
+                        }
+                        quantizeInt8(w, base, g, s == 0f ? 0f : 1f / s, codes, base);
+                    }
+                    case INT4_SYM -> {
+                        float m = absmax(w, base, g);
+                        if (!Float.isFinite(m)) {
+                            throw Checks.nonFinite(name, w, cols, base, base + g);
+                        }
+                        float s = Checks.roundFp16(m / 7f);
+                        if (Float.isInfinite(s)) {
+                            throw Checks.scaleOverflow(name, r, gi, m / 7f);
+                        }
+                        scales.setAtIndex(Layouts.I16, gidx, Float.floatToFloat16(s));
+                        quantizeInt4(w, base, g, s == 0f ? 0f : 1f / s, 8, codes, base / 2);
+                    }
+                    case INT4_ASYM -> {
+                        float lo = 0f;
+                        float hi = 0f;
+                        for (int i = base; i < base + g; i++) {
+                            lo = Math.min(lo, w[i]);
+                            hi = Math.max(hi, w[i]);
+                        }
+                        if (!Float.isFinite(lo) || !Float.isFinite(hi)) {
+                            throw Checks.nonFinite(name, w, cols, base, base + g);
+                        }
+                        float s = Checks.roundFp16((hi - lo) / 15f);
+                        if (Float.isInfinite(s)) {
+                            throw Checks.scaleOverflow(name, r, gi, (hi - lo) / 15f);
+                        }
+                        float inv = s == 0f ? 0f : 1f / s;
+                        int z = (int) Math.min(15f, Math.max(0f, rint(-lo * inv)));
+                        scales.setAtIndex(Layouts.I16, gidx, Float.floatToFloat16(s));
+                        zeros.set(Layouts.I8, gidx, (byte) z);
+                        quantizeInt4(w, base, g, inv, z, codes, base / 2);
+                    }
+                    case NF4 -> {
+                        float m;
+                        if (f.doubleQuant()) {
+                            m = t.scale(r, gi);
+                        } else {
+                            m = absmax(w, base, g);
+                            if (!Float.isFinite(m)) {
+                                throw Checks.nonFinite(name, w, cols, base, base + g);
+                            }
+                            scales.setAtIndex(Layouts.F32, gidx, m);
+                        }
+                        quantizeNf4(w, base, g, m == 0f ? 0f : 1f / m, codes, base / 2);
+                    }
+                    case FP8_E4M3, FP8_E5M2 -> {
+                        float m = absmax(w, base, g);
+                        if (!Float.isFinite(m)) {
+                            throw Checks.nonFinite(name, w, cols, base, base + g);
+                        }
+                        boolean e4 = f.scheme() == QuantFormat.Scheme.FP8_E4M3;
+                        float s = m / (e4 ? Fp8.E4M3_MAX : Fp8.E5M2_MAX);
+                        scales.setAtIndex(Layouts.F32, r, s);
+                        float inv = s == 0f ? 0f : 1f / s;
+                        for (int i = base; i < base + g; i++) {
+                            codes.set(Layouts.I8, i, e4 ? Fp8.toE4M3(w[i] * inv) : Fp8.toE5M2(w[i] * inv));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** INT8 codes {@code clamp(rint(w × inv), -127, 127)} of {@code n} weights. */
+    protected void quantizeInt8(float[] w, int base, int n, float inv, MemorySegment codes, long codeOff) {
+        for (int i = 0; i < n; i++) {
+            float q = Math.min(127f, Math.max(-127f, rint(w[base + i] * inv)));
+            codes.set(Layouts.I8, codeOff + i, (byte) (int) q);
+        }
+    }
+
+    /** INT4 codes {@code clamp(rint(w × inv) + z, 0, 15)}, packed low nibble first, of {@code n} (even) weights. */
+    protected void quantizeInt4(float[] w, int base, int n, float inv, int z, MemorySegment codes, long byteOff) {
+        float zf = z;
+        for (int i = 0; i < n; i += 2) {
+            int q0 = (int) Math.min(15f, Math.max(0f, rint(w[base + i] * inv) + zf));
+            int q1 = (int) Math.min(15f, Math.max(0f, rint(w[base + i + 1] * inv) + zf));
+            codes.set(Layouts.I8, byteOff + i / 2, (byte) (q0 | (q1 << 4)));
+        }
+    }
+
+    /** NF4 codes of {@code n} (even) weights normalized by {@code inv}, packed low nibble first. */
+    protected void quantizeNf4(float[] w, int base, int n, float inv, MemorySegment codes, long byteOff) {
+        for (int i = 0; i < n; i += 2) {
+            int q0 = Layouts.nf4Code(w[base + i] * inv);
+            int q1 = Layouts.nf4Code(w[base + i + 1] * inv);
+            codes.set(Layouts.I8, byteOff + i / 2, (byte) (q0 | (q1 << 4)));
+        }
+    }
+
+    @Override
+    public void dequantizeRows(QuantizedTensor t, int r0, int r1, float[] out, int outOff) {
+        QuantFormat f = t.format();
+        int cols = t.cols();
+        int g = f.groupSize() == QuantFormat.PER_CHANNEL ? cols : f.groupSize();
+        int gpr = cols / g;
+        MemorySegment codes = t.codes();
+        float[] fp8 = f.scheme() == QuantFormat.Scheme.FP8_E4M3 ? Fp8.decodeTable(true)
+                : f.scheme() == QuantFormat.Scheme.FP8_E5M2 ? Fp8.decodeTable(false) : null;
+        for (int r = r0; r < r1; r++) {
+            for (int gi = 0; gi < gpr; gi++) {
+                int c0 = gi * g;
+                long base = (long) r * cols + c0;
+                int o = outOff + (r - r0) * cols + c0;
+                float s = t.scale(r, gi);
+                switch (f.scheme()) {
+                    case FP32 -> MemorySegment.copy(codes, Layouts.F32, base * 4, out, o, g);
+                    case FP16 -> {
+                        for (int i = 0; i < g; i++) {
+                            out[o + i] = Float.float16ToFloat(codes.getAtIndex(Layouts.I16, base + i));
+                        }
+                    }
+                    case BF16 -> {
+                        for (int i = 0; i < g; i++) {
+                            out[o + i] = Layouts.fromBf16(codes.getAtIndex(Layouts.I16, base + i));
+                        }
+                    }
+                    case INT8 -> {
+                        for (int i = 0; i < g; i++) {
+                            out[o + i] = codes.get(Layouts.I8, base + i) * s;
+                        }
+                    }
+                    case FP8_E4M3, FP8_E5M2 -> {
+                        for (int i = 0; i < g; i++) {
+                            out[o + i] = fp8[codes.get(Layouts.I8, base + i) & 0xFF] * s;
+                        }
+                    }
+                    case INT4_SYM, INT4_ASYM -> {
+                        int z = t.zero(r, gi);
+                        for (int i = 0; i < g; i += 2) {
+                            int b = codes.get(Layouts.I8, (base + i) / 2);
+                            out[o + i] = ((b & 0xF) - z) * s;
+                            out[o + i + 1] = (((b >> 4) & 0xF) - z) * s;
+                        }
+                    }
+                    case NF4 -> {
+                        for (int i = 0; i < g; i += 2) {
+                            int b = codes.get(Layouts.I8, (base + i) / 2);
+                            out[o + i] = Layouts.NF4[b & 0xF] * s;
+                            out[o + i + 1] = Layouts.NF4[(b >> 4) & 0xF] * s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void gemv(QuantizedTensor t, float[] x, int batch, float[] y, int r0, int r1) {
+        int cols = t.cols();
+        int rows = t.rows();
+        float[] row = new float[cols];
+        for (int r = r0; r < r1; r++) {
+            dequantizeRows(t, r, r + 1, row, 0);
+            for (int b = 0; b < batch; b++) {
+                y[b * rows + r] = dot(row, 0, x, b * cols, cols);
+            }
+        }
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float s = 0f;
+        for (int i = 0; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    @Override
+    public int dotInt8(MemorySegment w, long wOff, byte[] x, int xOff, int n) {
+        int s = 0;
+        for (int i = 0; i < n; i++) {
+            s += w.get(Layouts.I8, wOff + i) * x[xOff + i];
+        }
+        return s;
+    }
+}
