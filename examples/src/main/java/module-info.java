@@ -4,6 +4,7 @@ module io.vramkit.examples {
     requires io.vramkit.cuda;
     requires io.vramkit.quant;
     requires io.vramkit.attention;
+    requires com.microsoft.onnxruntime;
 
     exports io.vramkit.examples;
 }
