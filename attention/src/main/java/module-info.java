@@ -4,4 +4,5 @@ module io.vramkit.attention {
     requires transitive io.vramkit.quant;
     requires static jdk.incubator.vector;
 
+    exports io.vramkit.attention;
 }

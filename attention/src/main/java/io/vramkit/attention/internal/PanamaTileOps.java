@@ -1,0 +1,334 @@
+package io.vramkit.attention.internal;
+
+import io.vramkit.core.DType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API {@link TileOps}. Loaded reflectively by {@link io.vramkit.core.cpu.VectorSupport}; never referenced by
+ * name from code that must run without {@code jdk.incubator.vector}.
+ *
+ * <p>The score and value loops are register-blocked 4 rows × 2 vectors: each step loads two vectors of the
+ * right-hand tile, broadcasts four left-hand scalars and issues eight FMAs, with no horizontal reductions.
+ */
+public final class PanamaTileOps implements TileOps {
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED.length() <= PAD
+            ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
+    private static final int L = S.length();
+    private static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
+    private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, S.vectorShape());
+    private static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+    private static final ByteOrder NO = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final ScalarTileOps SCALAR = new ScalarTileOps();
+
+    /** Creates the vector kernels (stateless). */
+    public PanamaTileOps() {
+    }
+
+    private static FloatVector ld(MemorySegment w, int idx) {
+        return FloatVector.fromMemorySegment(S, w, idx * 4L, NO);
+    }
+
+    private static float at(MemorySegment w, int idx) {
+        return w.get(F, idx * 4L);
+    }
+
+    @Override
+    public void qkT(MemorySegment w, int q, int ldQ, int kt, int ldK, int s, int ldS, int rows, int depth,
+                    int cols) {
+        int i = 0;
+        for (; i + 4 <= rows; i += 4) {
+            int q0 = q + i * ldQ;
+            int q1 = q0 + ldQ;
+            int q2 = q1 + ldQ;
+            int q3 = q2 + ldQ;
+            int s0 = s + i * ldS;
+            int j = 0;
+            for (; j + 2 * L <= cols; j += 2 * L) {
+                FloatVector a00 = FloatVector.zero(S);
+                FloatVector a01 = a00;
+                FloatVector a10 = a00;
+                FloatVector a11 = a00;
+                FloatVector a20 = a00;
+                FloatVector a21 = a00;
+                FloatVector a30 = a00;
+                FloatVector a31 = a00;
+                int kr = kt + j;
+                for (int c = 0; c < depth; c++, kr += ldK) {
+                    FloatVector k0 = ld(w, kr);
+                    FloatVector k1 = ld(w, kr + L);
+                    FloatVector b0 = FloatVector.broadcast(S, at(w, q0 + c));
+                    FloatVector b1 = FloatVector.broadcast(S, at(w, q1 + c));
+                    FloatVector b2 = FloatVector.broadcast(S, at(w, q2 + c));
+                    FloatVector b3 = FloatVector.broadcast(S, at(w, q3 + c));
+                    a00 = b0.fma(k0, a00);
+                    a01 = b0.fma(k1, a01);
+                    a10 = b1.fma(k0, a10);
+                    a11 = b1.fma(k1, a11);
+                    a20 = b2.fma(k0, a20);
+                    a21 = b2.fma(k1, a21);
+                    a30 = b3.fma(k0, a30);
+                    a31 = b3.fma(k1, a31);
+                }
+                long o = (s0 + j) * 4L;
+                long step = ldS * 4L;
+                a00.intoMemorySegment(w, o, NO);
+                a01.intoMemorySegment(w, o + L * 4L, NO);
+                a10.intoMemorySegment(w, o + step, NO);
+                a11.intoMemorySegment(w, o + step + L * 4L, NO);
+                a20.intoMemorySegment(w, o + 2 * step, NO);
+                a21.intoMemorySegment(w, o + 2 * step + L * 4L, NO);
+                a30.intoMemorySegment(w, o + 3 * step, NO);
+                a31.intoMemorySegment(w, o + 3 * step + L * 4L, NO);
+            }
+            for (; j < cols; j += L) {
+                FloatVector a0 = FloatVector.zero(S);
+                FloatVector a1 = a0;
+                FloatVector a2 = a0;
+                FloatVector a3 = a0;
+                int kr = kt + j;
+                for (int c = 0; c < depth; c++, kr += ldK) {
+                    FloatVector k0 = ld(w, kr);
+                    a0 = FloatVector.broadcast(S, at(w, q0 + c)).fma(k0, a0);
+                    a1 = FloatVector.broadcast(S, at(w, q1 + c)).fma(k0, a1);
+                    a2 = FloatVector.broadcast(S, at(w, q2 + c)).fma(k0, a2);
+                    a3 = FloatVector.broadcast(S, at(w, q3 + c)).fma(k0, a3);
+                }
+                long o = (s0 + j) * 4L;
+                long step = ldS * 4L;
+                a0.intoMemorySegment(w, o, NO);
+                a1.intoMemorySegment(w, o + step, NO);
+                a2.intoMemorySegment(w, o + 2 * step, NO);
+                a3.intoMemorySegment(w, o + 3 * step, NO);
+            }
+        }
+        for (; i < rows; i++) {
+            int qi = q + i * ldQ;
+            for (int j = 0; j < cols; j += L) {
+                FloatVector a0 = FloatVector.zero(S);
+                int kr = kt + j;
+                for (int c = 0; c < depth; c++, kr += ldK) {
+                    a0 = FloatVector.broadcast(S, at(w, qi + c)).fma(ld(w, kr), a0);
+                }
+                a0.intoMemorySegment(w, (s + i * ldS + j) * 4L, NO);
+            }
+        }
+    }
+
+    @Override
+    public void pv(MemorySegment w, int p, int ldP, int v, int ldV, int o, int ldO, int rows, int inner,
+                   int width) {
+        int i = 0;
+        for (; i + 4 <= rows; i += 4) {
+            int p0 = p + i * ldP;
+            int p1 = p0 + ldP;
+            int p2 = p1 + ldP;
+            int p3 = p2 + ldP;
+            int o0 = o + i * ldO;
+            int c = 0;
+            for (; c + 2 * L <= width; c += 2 * L) {
+                long step = ldO * 4L;
+                long ob = (o0 + c) * 4L;
+                FloatVector a00 = FloatVector.fromMemorySegment(S, w, ob, NO);
+                FloatVector a01 = FloatVector.fromMemorySegment(S, w, ob + L * 4L, NO);
+                FloatVector a10 = FloatVector.fromMemorySegment(S, w, ob + step, NO);
+                FloatVector a11 = FloatVector.fromMemorySegment(S, w, ob + step + L * 4L, NO);
+                FloatVector a20 = FloatVector.fromMemorySegment(S, w, ob + 2 * step, NO);
+                FloatVector a21 = FloatVector.fromMemorySegment(S, w, ob + 2 * step + L * 4L, NO);
+                FloatVector a30 = FloatVector.fromMemorySegment(S, w, ob + 3 * step, NO);
+                FloatVector a31 = FloatVector.fromMemorySegment(S, w, ob + 3 * step + L * 4L, NO);
+                int vr = v + c;
+                for (int j = 0; j < inner; j++, vr += ldV) {
+                    FloatVector v0 = ld(w, vr);
+                    FloatVector v1 = ld(w, vr + L);
+                    FloatVector b0 = FloatVector.broadcast(S, at(w, p0 + j));
+                    FloatVector b1 = FloatVector.broadcast(S, at(w, p1 + j));
+                    FloatVector b2 = FloatVector.broadcast(S, at(w, p2 + j));
+                    FloatVector b3 = FloatVector.broadcast(S, at(w, p3 + j));
+                    a00 = b0.fma(v0, a00);
+                    a01 = b0.fma(v1, a01);
+                    a10 = b1.fma(v0, a10);
+                    a11 = b1.fma(v1, a11);
+                    a20 = b2.fma(v0, a20);
+                    a21 = b2.fma(v1, a21);
+                    a30 = b3.fma(v0, a30);
+                    a31 = b3.fma(v1, a31);
+                }
+                a00.intoMemorySegment(w, ob, NO);
+                a01.intoMemorySegment(w, ob + L * 4L, NO);
+                a10.intoMemorySegment(w, ob + step, NO);
+                a11.intoMemorySegment(w, ob + step + L * 4L, NO);
+                a20.intoMemorySegment(w, ob + 2 * step, NO);
+                a21.intoMemorySegment(w, ob + 2 * step + L * 4L, NO);
+                a30.intoMemorySegment(w, ob + 3 * step, NO);
+                a31.intoMemorySegment(w, ob + 3 * step + L * 4L, NO);
+            }
+            for (; c < width; c += L) {
+                long step = ldO * 4L;
+                long ob = (o0 + c) * 4L;
+                FloatVector a0 = FloatVector.fromMemorySegment(S, w, ob, NO);
+                FloatVector a1 = FloatVector.fromMemorySegment(S, w, ob + step, NO);
+                FloatVector a2 = FloatVector.fromMemorySegment(S, w, ob + 2 * step, NO);
+                FloatVector a3 = FloatVector.fromMemorySegment(S, w, ob + 3 * step, NO);
+                int vr = v + c;
+                for (int j = 0; j < inner; j++, vr += ldV) {
+                    FloatVector v0 = ld(w, vr);
+                    a0 = FloatVector.broadcast(S, at(w, p0 + j)).fma(v0, a0);
+                    a1 = FloatVector.broadcast(S, at(w, p1 + j)).fma(v0, a1);
+                    a2 = FloatVector.broadcast(S, at(w, p2 + j)).fma(v0, a2);
+                    a3 = FloatVector.broadcast(S, at(w, p3 + j)).fma(v0, a3);
+                }
+                a0.intoMemorySegment(w, ob, NO);
+                a1.intoMemorySegment(w, ob + step, NO);
+                a2.intoMemorySegment(w, ob + 2 * step, NO);
+                a3.intoMemorySegment(w, ob + 3 * step, NO);
+            }
+        }
+        for (; i < rows; i++) {
+            int pi = p + i * ldP;
+            for (int c = 0; c < width; c += L) {
+                long ob = (o + i * ldO + c) * 4L;
+                FloatVector a0 = FloatVector.fromMemorySegment(S, w, ob, NO);
+                int vr = v + c;
+                for (int j = 0; j < inner; j++, vr += ldV) {
+                    a0 = FloatVector.broadcast(S, at(w, pi + j)).fma(ld(w, vr), a0);
+                }
+                a0.intoMemorySegment(w, ob, NO);
+            }
+        }
+    }
+
+    @Override
+    public float max(MemorySegment w, int x, int n) {
+        int j = 0;
+        float m = Float.NEGATIVE_INFINITY;
+        if (n >= L) {
+            FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+            for (; j + L <= n; j += L) {
+                acc = acc.max(ld(w, x + j));
+            }
+            m = acc.reduceLanes(VectorOperators.MAX);
+        }
+        for (; j < n; j++) {
+            m = Math.max(m, at(w, x + j));
+        }
+        return m;
+    }
+
+    @Override
+    public float expSub(MemorySegment w, int x, int n, float sub) {
+        int j = 0;
+        float sum = 0f;
+        if (n >= L) {
+            FloatVector acc = FloatVector.zero(S);
+            for (; j + L <= n; j += L) {
+                FloatVector e = ld(w, x + j).sub(sub).lanewise(VectorOperators.EXP);
+                e.intoMemorySegment(w, (x + j) * 4L, NO);
+                acc = acc.add(e);
+            }
+            sum = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; j < n; j++) {
+            float e = (float) Math.exp(at(w, x + j) - sub);
+            w.set(F, (x + j) * 4L, e);
+            sum += e;
+        }
+        return sum;
+    }
+
+    @Override
+    public void scale(MemorySegment w, int x, int n, float f) {
+        int j = 0;
+        for (; j + L <= n; j += L) {
+            ld(w, x + j).mul(f).intoMemorySegment(w, (x + j) * 4L, NO);
+        }
+        for (; j < n; j++) {
+            w.set(F, (x + j) * 4L, at(w, x + j) * f);
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment w, int x, int y, int n) {
+        int c = 0;
+        float sum = 0f;
+        if (n >= L) {
+            FloatVector acc0 = FloatVector.zero(S);
+            FloatVector acc1 = acc0;
+            for (; c + 2 * L <= n; c += 2 * L) {
+                acc0 = ld(w, x + c).fma(ld(w, y + c), acc0);
+                acc1 = ld(w, x + c + L).fma(ld(w, y + c + L), acc1);
+            }
+            for (; c + L <= n; c += L) {
+                acc0 = ld(w, x + c).fma(ld(w, y + c), acc0);
+            }
+            sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        }
+        for (; c < n; c++) {
+            sum = Math.fma(at(w, x + c), at(w, y + c), sum);
+        }
+        return sum;
+    }
+
+    @Override
+    public void axpy(MemorySegment w, float a, int x, int y, int n) {
+        int c = 0;
+        FloatVector av = FloatVector.broadcast(S, a);
+        for (; c + L <= n; c += L) {
+            av.fma(ld(w, x + c), ld(w, y + c)).intoMemorySegment(w, (y + c) * 4L, NO);
+        }
+        for (; c < n; c++) {
+            w.set(F, (y + c) * 4L, Math.fma(a, at(w, x + c), at(w, y + c)));
+        }
+    }
+
+    @Override
+    public void load(MemorySegment src, long byteOffset, DType type, float scale, float[] fp8Table, MemorySegment w,
+                     int dst, int n) {
+        if (type == DType.FP32 && scale == 1f) {
+            MemorySegment.copy(src, byteOffset, w, dst * 4L, n * 4L);
+            return;
+        }
+        if (!src.isNative() || (type != DType.FP32 && type != DType.BF16 && type != DType.INT8)) {
+            SCALAR.load(src, byteOffset, type, scale, fp8Table, w, dst, n);
+            return;
+        }
+        int c = 0;
+        switch (type) {
+            case FP32 -> {
+                for (; c + L <= n; c += L) {
+                    FloatVector.fromMemorySegment(S, src, byteOffset + c * 4L, NO).mul(scale)
+                            .intoMemorySegment(w, (dst + c) * 4L, NO);
+                }
+            }
+            case BF16 -> {
+                for (; c + L <= n; c += L) {
+                    IntVector iv = (IntVector) ShortVector.fromMemorySegment(SH, src, byteOffset + c * 2L, NO)
+                            .convertShape(VectorOperators.S2I, IS, 0);
+                    FloatVector f = iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                    (scale == 1f ? f : f.mul(scale)).intoMemorySegment(w, (dst + c) * 4L, NO);
+                }
+            }
+            case INT8 -> {
+                for (; c + L <= n; c += L) {
+                    FloatVector f = (FloatVector) ByteVector.fromMemorySegment(BS, src, byteOffset + c, NO)
+                            .convertShape(VectorOperators.B2F, S, 0);
+                    f.mul(scale).intoMemorySegment(w, (dst + c) * 4L, NO);
+                }
+            }
+            default -> throw new IllegalStateException("unreachable: " + type);
+        }
+        if (c < n) {
+            SCALAR.load(src, byteOffset + (long) c * type.byteSize(), type, scale, fp8Table, w, dst + c, n - c);
+        }
+    }
+}
