@@ -4,5 +4,7 @@
  */
 module io.vramkit.cuda {
     requires transitive io.vramkit.core;
+    requires jdk.jfr;
 
+    exports io.vramkit.cuda;
 }
