@@ -359,6 +359,38 @@ public final class PagedKvCache implements AutoCloseable {
     }
 
     /**
+     * How many leading tokens of a new sequence's prompt the prefix cache already holds, without changing anything:
+     * the tokens {@link #append(int, int[], int, int)} on an empty sequence with this salt would report as cached.
+     *
+     * @param salt   the tenant salt
+     * @param tokens the prompt
+     * @param offset its first index
+     * @param length its length
+     * @return cached tokens, a multiple of the block size, less than {@code length}
+     * @throws IndexOutOfBoundsException if the range is outside {@code tokens}
+     */
+    public int cachedPrefixTokens(long salt, int[] tokens, int offset, int length) {
+        checkOpen();
+        Objects.checkFromIndexSize(offset, length, tokens.length);
+        if (!config.prefixCaching() || length == 0) {
+            return 0;
+        }
+        int maxHits = (length - 1) / bs;
+        long parent = BlockHash.ROOT;
+        int hits = 0;
+        while (hits < maxHits) {
+            int at = offset + hits * bs;
+            long h = BlockHash.of(parent, salt, tokens, at, bs);
+            if (pool.lookup(h, parent, salt, tokens, at) < 0) {
+                break;
+            }
+            parent = h;
+            hits++;
+        }
+        return hits * bs;
+    }
+
+    /**
      * Appends one token, taking a block when the last one is full and copying a shared last block first
      * (copy-on-write). The hot path of decoding.
      *
