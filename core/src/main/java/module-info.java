@@ -12,5 +12,6 @@ module io.vramkit.core {
     exports io.vramkit.core.memory;
     exports io.vramkit.core.cpu;
     exports io.vramkit.core.kv;
+    exports io.vramkit.core.scheduler;
     exports io.vramkit.core.safetensors;
 }
