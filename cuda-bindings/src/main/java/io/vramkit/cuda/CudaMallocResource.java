@@ -1,0 +1,62 @@
+package io.vramkit.cuda;
+
+import io.vramkit.core.memory.Stream;
+import io.vramkit.cuda.internal.panama.cudart_h;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Device memory from {@code cudaMalloc} and {@code cudaFree}: the plain upstream for core's pools.
+ *
+ * {@snippet :
+ * try (CachingPool pool = new CachingPool(new CudaMallocResource(0))) {
+ *     // allocations come from the pool; cudaMalloc only when it must grow
+ * }
+ * }
+ *
+ * <p>{@code cudaMalloc} is synchronous and {@code cudaFree} synchronizes the device, so put a caching pool in front.
+ * The stream argument only checks the device. An allocation failure raises core's
+ * {@link io.vramkit.core.memory.OutOfMemoryException} with the device's free and total memory. {@link #capacityBytes()}
+ * is the device's total memory, which feeds the pools' OOM diagnosis and budgets. Thread-safe.
+ * <b>Unverified on a GPU</b> in this build.
+ */
+public final class CudaMallocResource extends DeviceResourceBase {
+
+    /**
+     * @param deviceOrdinal the device to allocate on
+     * @throws IllegalArgumentException if the ordinal names no device
+     * @throws CudaException            if CUDA is not usable
+     */
+    public CudaMallocResource(int deviceOrdinal) {
+        super(deviceOrdinal);
+    }
+
+    @Override
+    public long allocate(long bytes, long alignment, Stream stream) {
+        checkArgs(bytes, alignment, stream);
+        CudaNative.setDevice(device);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            int rc = cudart_h.cudaMalloc(out, bytes);
+            if (rc != cudart_h.cudaSuccess) {
+                throw allocationFailure("cudaMalloc", rc, bytes);
+            }
+            long address = out.get(ValueLayout.ADDRESS, 0).address();
+            recordAllocation(address, bytes);
+            return address;
+        }
+    }
+
+    @Override
+    public void deallocate(long address, long bytes, long alignment, Stream stream) {
+        checkAndForget(address, bytes);
+        CudaNative.setDevice(device);
+        CudaNative.check("cudaFree", cudart_h.cudaFree(MemorySegment.ofAddress(address)));
+    }
+
+    @Override
+    public String toString() {
+        return "CudaMallocResource[cuda:" + device + ", used=" + mib(usedBytes()) + "]";
+    }
+}

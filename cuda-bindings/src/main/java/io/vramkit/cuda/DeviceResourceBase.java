@@ -1,0 +1,128 @@
+package io.vramkit.cuda;
+
+import io.vramkit.core.memory.MemoryKind;
+import io.vramkit.core.memory.MemoryResource;
+import io.vramkit.core.memory.OutOfMemoryException;
+import io.vramkit.core.memory.Stream;
+import io.vramkit.cuda.internal.panama.cudart_h;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What the two device upstreams share: the device, live-allocation tracking (so a foreign or double free is an
+ * {@link IllegalArgumentException}, not a CUDA crash), argument checks and the OOM diagnosis built from the device's
+ * free and total memory.
+ */
+abstract sealed class DeviceResourceBase implements MemoryResource permits CudaMallocResource, CudaAsyncResource {
+
+    /** cudaMalloc and cudaMallocAsync align every allocation to at least 256 bytes. */
+    static final long MAX_ALIGNMENT = 256;
+
+    private static final Logger LOG = LoggerFactory.getLogger(DeviceResourceBase.class);
+
+    final int device;
+    private final long totalBytes;
+    private final ConcurrentHashMap<Long, Long> live = new ConcurrentHashMap<>();
+    private final AtomicLong usedBytes = new AtomicLong();
+
+    DeviceResourceBase(int device) {
+        CudaDevice.checkOrdinal(device);
+        this.device = device;
+        this.totalBytes = CudaDevice.memoryInfo(device).totalBytes();
+    }
+
+    /** The device this resource allocates on. */
+    public int deviceOrdinal() {
+        return device;
+    }
+
+    @Override
+    public MemoryKind kind() {
+        return MemoryKind.DEVICE;
+    }
+
+    /** The device's total memory in bytes. */
+    @Override
+    public long capacityBytes() {
+        return totalBytes;
+    }
+
+    /** The device's free memory now, in bytes ({@code cudaMemGetInfo}); other processes' use counts against it. */
+    public long freeBytes() {
+        return CudaDevice.memoryInfo(device).freeBytes();
+    }
+
+    /** Bytes currently allocated through this resource. */
+    public long usedBytes() {
+        return usedBytes.get();
+    }
+
+    /** Number of live allocations made through this resource. */
+    public int liveAllocations() {
+        return live.size();
+    }
+
+    void checkArgs(long bytes, long alignment, Stream stream) {
+        MemoryResource.checkAllocateArgs(bytes, alignment, stream);
+        if (alignment > MAX_ALIGNMENT) {
+            throw new IllegalArgumentException("alignment must be <= " + MAX_ALIGNMENT
+                    + " (what cudaMalloc guarantees), got " + alignment);
+        }
+        if (stream instanceof CudaStream cs && cs.deviceOrdinal() != device) {
+            throw new IllegalArgumentException("stream is on cuda:" + cs.deviceOrdinal() + " but this resource "
+                    + "allocates on cuda:" + device);
+        }
+    }
+
+    void recordAllocation(long address, long bytes) {
+        live.put(address, bytes);
+        usedBytes.addAndGet(bytes);
+    }
+
+    /** Removes a live allocation, or throws without changing anything. */
+    void checkAndForget(long address, long bytes) {
+        Long size = live.get(address);
+        if (size == null) {
+            throw new IllegalArgumentException(String.format(
+                    "address 0x%x was not allocated by %s, or was already freed", address, this));
+        }
+        if (size != bytes) {
+            throw new IllegalArgumentException(String.format(
+                    "bytes %d does not match the %d bytes allocated at 0x%x", bytes, size, address));
+        }
+        if (!live.remove(address, size)) {
+            throw new IllegalArgumentException(String.format("address 0x%x was already freed", address));
+        }
+        usedBytes.addAndGet(-bytes);
+    }
+
+    /** Maps an allocation failure to core's OOM, with the device's numbers; other errors stay CUDA errors. */
+    RuntimeException allocationFailure(String function, int rc, long bytes) {
+        CudaException error = CudaNative.runtimeError(function, rc);
+        if (rc != cudart_h.cudaErrorMemoryAllocation) {
+            return error;
+        }
+        CudaDevice.MemoryInfo info = CudaDevice.memoryInfo(device);
+        return new OutOfMemoryException(String.format(
+                "%s of %s on cuda:%d failed: the device has %s free of %s; this resource holds %s in %d allocations."
+                        + " Free cached memory (trim pools), lower batch or context sizes, or quantize weights.",
+                function, mib(bytes), device, mib(info.freeBytes()), mib(info.totalBytes()), mib(usedBytes.get()),
+                live.size()), bytes, error);
+    }
+
+    static String mib(long bytes) {
+        return bytes >= (1L << 30) ? String.format("%.2f GiB", bytes / (double) (1L << 30))
+                : String.format("%.1f MiB", bytes / (double) (1L << 20));
+    }
+
+    /** Logs live allocations; never frees them, as a pool must not free memory someone may still use. */
+    @Override
+    public void close() {
+        if (!live.isEmpty()) {
+            LOG.warn("{} closed with {} live allocations ({}); they are not freed", this, live.size(),
+                    mib(usedBytes.get()));
+        }
+    }
+}
