@@ -10,6 +10,7 @@ module io.vramkit.core {
 
     exports io.vramkit.core;
     exports io.vramkit.core.memory;
+    exports io.vramkit.core.trace;
     exports io.vramkit.core.cpu;
     exports io.vramkit.core.kv;
     exports io.vramkit.core.scheduler;

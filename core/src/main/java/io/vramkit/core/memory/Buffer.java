@@ -2,6 +2,7 @@ package io.vramkit.core.memory;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
 
 /**
  * One allocation from a {@link MemoryResource}, with an explicit lifetime as {@link Arena} has.
@@ -17,6 +18,9 @@ import java.lang.foreign.MemorySegment;
  * (segments are tied to an arena that closes with the buffer), so a use-after-free is an exception and never a JVM
  * crash. A buffer may be used from any thread, but closing it while another thread still uses it is the caller's
  * error.
+ *
+ * <p>A buffer that becomes unreachable while still open is reported by {@link LeakDetection} (at every level but
+ * {@code disabled}), with its allocation site when the level captured one. The report never frees the memory.
  */
 public final class Buffer implements AutoCloseable {
 
@@ -27,6 +31,8 @@ public final class Buffer implements AutoCloseable {
     private final Stream stream;
     private volatile boolean open = true;
     private Arena arena;
+    private final LeakState leakState;
+    private final Cleaner.Cleanable cleanable;
 
     private Buffer(MemoryResource resource, long address, long byteSize, long alignment, Stream stream) {
         this.resource = resource;
@@ -34,6 +40,39 @@ public final class Buffer implements AutoCloseable {
         this.byteSize = byteSize;
         this.alignment = alignment;
         this.stream = stream;
+        if (LeakDetection.LEVEL != LeakDetection.Level.DISABLED) {
+            leakState = new LeakState(address, byteSize, resource, LeakDetection.captureSite());
+            cleanable = LeakDetection.CLEANER.register(this, leakState);
+        } else {
+            leakState = null;
+            cleanable = null;
+        }
+    }
+
+    /** What the leak report needs; must not refer to the buffer, or the buffer would never become unreachable. */
+    private static final class LeakState implements Runnable {
+        private final long address;
+        private final long byteSize;
+        private final MemoryResource resource;
+        private final LeakDetection.AllocationSite site;
+        private volatile boolean closed;
+
+        LeakState(long address, long byteSize, MemoryResource resource, LeakDetection.AllocationSite site) {
+            this.address = address;
+            this.byteSize = byteSize;
+            this.resource = resource;
+            this.site = site;
+        }
+
+        @Override
+        public void run() {
+            if (!closed) {
+                LeakDetection.report(String.format(
+                        "LEAK: a buffer of %s at 0x%x from %s was never closed and is now unreachable; its memory "
+                                + "stays allocated. %s", ByteSizes.exact(byteSize), address, resource,
+                        LeakDetection.siteHint(site)));
+            }
+        }
     }
 
     /**
@@ -123,6 +162,10 @@ public final class Buffer implements AutoCloseable {
                         "buffer of %d bytes at 0x%x was already closed (double free)", byteSize, address));
             }
             open = false;
+            if (leakState != null) {
+                leakState.closed = true;
+                cleanable.clean();
+            }
             if (arena != null) {
                 arena.close();
                 arena = null;

@@ -14,7 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * allocation, so freeing a foreign or already-freed address raises {@link IllegalArgumentException} instead of
  * corrupting the C heap. Memory is not zeroed. Thread-safe.
  */
-public final class HostMemoryResource implements MemoryResource {
+public final class HostMemoryResource implements MemoryResource, LiveAllocations {
 
     private static final MethodHandle POSIX_MEMALIGN;
     private static final MethodHandle FREE;
@@ -122,6 +122,28 @@ public final class HostMemoryResource implements MemoryResource {
     /** Number of live allocations. */
     public int liveAllocations() {
         return live.size();
+    }
+
+    @Override
+    public long liveAllocationCount() {
+        return live.size();
+    }
+
+    @Override
+    public long liveAllocationBytes() {
+        return usedBytes.get();
+    }
+
+    @Override
+    public java.util.List<String> describeLiveAllocations(int max) {
+        if (max < 0) {
+            throw new IllegalArgumentException("max must not be negative, got " + max);
+        }
+        return live.entrySet().stream()
+                .sorted(java.util.Map.Entry.comparingByKey())
+                .limit(max)
+                .map(e -> String.format("0x%x: %d bytes", e.getKey(), e.getValue()))
+                .toList();
     }
 
     @Override
