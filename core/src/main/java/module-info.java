@@ -14,5 +14,6 @@ module io.vramkit.core {
     exports io.vramkit.core.cpu;
     exports io.vramkit.core.kv;
     exports io.vramkit.core.scheduler;
+    exports io.vramkit.core.planner;
     exports io.vramkit.core.safetensors;
 }
