@@ -15,6 +15,7 @@ public final class Main {
     static List<Command> commands() {
         List<Command> commands = new ArrayList<>();
         // Each subcommand registers itself here, one line each.
+        commands.add(new io.vramkit.examples.replay.ReplayCommand());
         return commands;
     }
 
