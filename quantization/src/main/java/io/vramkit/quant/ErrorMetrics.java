@@ -9,8 +9,9 @@ import java.util.Objects;
  *
  * <p>Documented bounds (checked in tests, on Gaussian and heavy-tailed weights with outlier channels): INT8
  * per-channel ≤ 1% relative Frobenius error; INT4 with groups of 128 ≤ 12%; NF4 ≤ INT4 at equal group size on
- * Gaussian weights. Per element, the absolute error is at most half a quantization step: {@code scale/2} for INT8
- * and symmetric INT4 (plus the FP16 rounding of the scale), half the largest codebook gap times the absmax for NF4,
+ * Gaussian weights. Per element, the absolute error is at most half a quantization step: {@code scale/2} for INT8,
+ * one step {@code |scale|} for INT4 (symmetric: weights opposite the largest one clip at {@code 7·|scale|};
+ * asymmetric: the rounded zero-point shifts the grid by up to half a step), half the largest codebook gap times the absmax for NF4,
  * and half an FP8 unit in the last place for FP8 (2<sup>-4</sup> relative for E4M3, 2<sup>-3</sup> for E5M2).
  */
 public final class ErrorMetrics {

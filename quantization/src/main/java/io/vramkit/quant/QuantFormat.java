@@ -31,7 +31,10 @@ public final class QuantFormat {
         BF16,
         /** Signed 8-bit, symmetric ({@code -127..127}), scale per row or per group. */
         INT8,
-        /** 4-bit symmetric ({@code -8..7}, scale {@code absmax/7}), scale per group. */
+        /**
+         * 4-bit symmetric ({@code -8..7}), signed FP16 scale per group that maps the largest-magnitude weight to
+         * {@code -8} (as llama.cpp's Q4_0).
+         */
         INT4_SYM,
         /** 4-bit asymmetric ({@code 0..15} with a zero-point), scale and zero-point per group. */
         INT4_ASYM,
@@ -106,7 +109,7 @@ public final class QuantFormat {
      * INT4 with an FP16 scale (and, when asymmetric, a zero-point) per group.
      *
      * @param groupSize an even group size &ge; 2
-     * @param symmetric {@code true} for codes {@code -8..7} with scale {@code absmax/7}; {@code false} for codes
+     * @param symmetric {@code true} for codes {@code -8..7} with a signed scale {@code -maxabs/8}; {@code false} for codes
      *                  {@code 0..15} with a zero-point
      * @return the format
      * @throws IllegalArgumentException if {@code groupSize} is not even and &ge; 2

@@ -69,7 +69,7 @@ public final class Quantizer {
     }
 
     /**
-     * QLoRA double quantization of the NF4 block absmax values: subtract their mean, then INT8 symmetric with one
+     * QLoRA double quantization of the NF4 block scales (absmax, shrunk by the error search): subtract their mean, then INT8 symmetric with one
      * FP32 scale per 256 consecutive absmax values (row-major over rows and blocks).
      */
     private static QuantizedTensor doubleQuantize(QuantKernels k, QuantizedTensor t, float[] w, int grain) {
@@ -78,7 +78,7 @@ public final class Quantizer {
         int gpr = t.groupsPerRow();
         float[] absmax = new float[rows * gpr];
         ParallelExecutor.parallelFor(0, rows, grain,
-                (r0, r1) -> k.groupAbsmax(t.name(), w, cols, t.groupSize(), r0, r1, absmax));
+                (r0, r1) -> k.nf4Absmax(t.name(), w, cols, t.groupSize(), r0, r1, absmax));
         double sum = 0;
         for (float a : absmax) {
             sum += a;

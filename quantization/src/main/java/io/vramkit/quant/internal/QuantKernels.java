@@ -29,11 +29,13 @@ public interface QuantKernels {
                       int r0, int r1);
 
     /**
-     * Writes the absmax of every group of rows {@code [r0, r1)} into {@code out[row * groupsPerRow + g]}.
+     * Computes the NF4 block scale of every block of rows {@code [r0, r1)} into
+     * {@code out[row * blocksPerRow + b]}: the block absmax, shrunk where that lowers the squared error (the same
+     * search {@link #quantizeRows} does for NF4 without double quantization).
      *
      * @throws IllegalArgumentException naming {@code name} and the flat index of the first non-finite weight
      */
-    void groupAbsmax(String name, float[] w, int cols, int groupSize, int r0, int r1, float[] out);
+    void nf4Absmax(String name, float[] w, int cols, int blockSize, int r0, int r1, float[] out);
 
     /** Dequantizes rows {@code [r0, r1)} of {@code t} into {@code out}, row-major from {@code outOff}. */
     void dequantizeRows(QuantizedTensor t, int r0, int r1, float[] out, int outOff);

@@ -1,0 +1,398 @@
+package io.vramkit.quant.internal;
+
+import io.vramkit.quant.QuantFormat;
+import io.vramkit.quant.QuantizedTensor;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API implementation of {@link QuantKernels}, loaded reflectively by
+ * {@link io.vramkit.core.cpu.VectorSupport}. Quantization produces the same bytes as {@link ScalarQuantKernels}
+ * (the same FP32 operations, with round-to-nearest-even done by the {@code 1.5 × 2^23} trick); dot products differ
+ * from the scalar ones only in FP32 summation order.
+ *
+ * <p>The fused GEMV for 4-bit formats reads the packed layout of {@code docs/formats.md} (low nibble = even column)
+ * as is: it permutes the activation vector once per call so that, in every block of {@code 2L} columns ({@code L}
+ * float lanes), the even columns come first and the odd ones after. One load of {@code L} bytes then yields two
+ * float vectors (low and high nibbles) that meet contiguous activation slices. Symmetric and asymmetric INT4 share
+ * one loop: {@code Σ s·(q − z)·x = s·(Σ q·x − z·Σ x)}, with the group sums of {@code x} computed once.
+ *
+ * <p>Needs vectors of at least 256 bits; on narrower hardware every method falls back to the scalar code.
+ * Stateless and thread-safe.
+ */
+public final class PanamaQuantKernels extends ScalarQuantKernels {
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    private static final boolean WIDE = F.vectorBitSize() >= 256;
+    private static final VectorSpecies<Byte> B =
+            WIDE ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4)) : null;
+    private static final VectorSpecies<Short> S =
+            WIDE ? VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : null;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final boolean NF4_LUT = L == 16;
+    private static final float[] NF4_TABLE = Layouts.NF4.clone();
+
+    /** Creates the kernels (stateless). */
+    public PanamaQuantKernels() {
+    }
+
+    /** Whether the 4-bit fused path applies: vectors wide enough and groups made of whole {@code 2L} blocks. */
+    private static boolean packedPath(QuantizedTensor t) {
+        QuantFormat f = t.format();
+        if (!WIDE || !f.isFourBit() || f.groupSize() % (2 * L) != 0) {
+            return false;
+        }
+        return f.scheme() != QuantFormat.Scheme.NF4 || NF4_LUT;
+    }
+
+    @Override
+    protected float absmax(float[] w, int base, int n) {
+        if (!WIDE) {
+            return super.absmax(w, base, n);
+        }
+        FloatVector m = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            m = m.max(FloatVector.fromArray(F, w, base + i).abs());
+        }
+        float r = m.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            r = Math.max(r, Math.abs(w[base + i]));
+        }
+        return r;
+    }
+
+    @Override
+    protected float groupSqError(float[] w, int base, int n, float s, float z, float qmin, float qmax) {
+        if (!WIDE || n % L != 0) {
+            return super.groupSqError(w, base, n, s, z, qmin, qmax);
+        }
+        float inv = s == 0f ? 0f : 1f / s;
+        FloatVector acc = FloatVector.zero(F);
+        for (int i = 0; i < n; i += L) {
+            FloatVector v = FloatVector.fromArray(F, w, base + i);
+            FloatVector q = v.mul(inv).add(Layouts.RINT_MAGIC).sub(Layouts.RINT_MAGIC).add(z).max(qmin).min(qmax);
+            FloatVector d = q.sub(z).mul(s).sub(v);
+            acc = d.fma(d, acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    protected float nf4SqError(float[] w, int base, int n, float a) {
+        if (!NF4_LUT || n % L != 0) {
+            return super.nf4SqError(w, base, n, a);
+        }
+        float inv = 1f / a;
+        FloatVector lut = FloatVector.fromArray(F, NF4_TABLE, 0);
+        FloatVector acc = FloatVector.zero(F);
+        for (int i = 0; i < n; i += L) {
+            FloatVector v = FloatVector.fromArray(F, w, base + i);
+            FloatVector nv = v.mul(inv);
+            IntVector code = IntVector.zero(I);
+            for (float mid : Layouts.NF4_MIDPOINTS) {
+                code = code.add(1, nv.compare(VectorOperators.GT, mid).cast(I));
+            }
+            FloatVector d = lut.rearrange(code.toShuffle().cast(F)).mul(a).sub(v);
+            acc = d.fma(d, acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    protected void quantizeInt8(float[] w, int base, int n, float inv, MemorySegment codes, long codeOff) {
+        if (!WIDE) {
+            super.quantizeInt8(w, base, n, inv, codes, codeOff);
+            return;
+        }
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector v = FloatVector.fromArray(F, w, base + i).mul(inv);
+            v = v.add(Layouts.RINT_MAGIC).sub(Layouts.RINT_MAGIC).max(-127f).min(127f);
+            ((ByteVector) v.convertShape(VectorOperators.F2B, B, 0)).intoMemorySegment(codes, codeOff + i, LE);
+        }
+        for (; i < n; i++) {
+            float q = Math.min(127f, Math.max(-127f, rint(w[base + i] * inv)));
+            codes.set(Layouts.I8, codeOff + i, (byte) (int) q);
+        }
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        if (!WIDE) {
+            return super.dot(a, aOff, b, bOff, n);
+        }
+        FloatVector s0 = FloatVector.zero(F);
+        FloatVector s1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
+            s1 = FloatVector.fromArray(F, a, aOff + i + L).fma(FloatVector.fromArray(F, b, bOff + i + L), s1);
+        }
+        for (; i <= n - L; i += L) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
+        }
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    @Override
+    public int dotInt8(MemorySegment w, long wOff, byte[] x, int xOff, int n) {
+        if (!WIDE) {
+            return super.dotInt8(w, wOff, x, xOff, n);
+        }
+        IntVector acc = IntVector.zero(I);
+        int i = 0;
+        if (I.length() == L) {
+            for (; i <= n - L; i += L) {
+                IntVector a = (IntVector) ByteVector.fromMemorySegment(B, w, wOff + i, LE)
+                        .convertShape(VectorOperators.B2I, I, 0);
+                IntVector b = (IntVector) ByteVector.fromArray(B, x, xOff + i).convertShape(VectorOperators.B2I, I, 0);
+                acc = a.mul(b).add(acc);
+            }
+        }
+        int s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += w.get(Layouts.I8, wOff + i) * x[xOff + i];
+        }
+        return s;
+    }
+
+    /** Reorders {@code x[off, off + cols)} so every block of {@code 2L} columns holds its even columns first. */
+    private static void permute(float[] x, int off, int cols, float[] out, int outOff) {
+        for (int blk = 0; blk + 2 * L <= cols; blk += 2 * L) {
+            for (int i = 0; i < L; i++) {
+                out[outOff + blk + i] = x[off + blk + 2 * i];
+                out[outOff + blk + L + i] = x[off + blk + 2 * i + 1];
+            }
+        }
+    }
+
+    @Override
+    public void gemv(QuantizedTensor t, float[] x, int batch, float[] y, int r0, int r1) {
+        if (!WIDE) {
+            super.gemv(t, x, batch, y, r0, r1);
+            return;
+        }
+        int cols = t.cols();
+        int rows = t.rows();
+        QuantFormat f = t.format();
+        MemorySegment codes = t.codes();
+        boolean packed = packedPath(t);
+        if (batch == 1) {
+            switch (f.scheme()) {
+                case FP32 -> {
+                    for (int r = r0; r < r1; r++) {
+                        y[r] = dotF32(codes, (long) r * cols * 4, x, cols);
+                    }
+                    return;
+                }
+                case BF16 -> {
+                    for (int r = r0; r < r1; r++) {
+                        y[r] = dotBf16(codes, (long) r * cols * 2, x, cols);
+                    }
+                    return;
+                }
+                case INT8 -> {
+                    gemvInt8(t, codes, x, y, r0, r1);
+                    return;
+                }
+                case INT4_SYM, INT4_ASYM, NF4 -> {
+                    if (packed) {
+                        gemv4(t, codes, x, y, r0, r1);
+                        return;
+                    }
+                }
+                default -> {
+                }
+            }
+        }
+        float[] row = new float[cols];
+        float[] xp = x;
+        int xOff = 0;
+        if (packed) {
+            xp = new float[batch * cols];
+            for (int b = 0; b < batch; b++) {
+                permute(x, b * cols, cols, xp, b * cols);
+            }
+        }
+        for (int r = r0; r < r1; r++) {
+            if (packed) {
+                decode4Permuted(t, codes, r, row);
+            } else {
+                dequantizeRows(t, r, r + 1, row, 0);
+            }
+            for (int b = 0; b < batch; b++) {
+                y[b * rows + r] = dot(row, 0, xp, xOff + b * cols, cols);
+            }
+        }
+    }
+
+    private static float dotF32(MemorySegment w, long off, float[] x, int n) {
+        FloatVector s0 = FloatVector.zero(F);
+        FloatVector s1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            s0 = FloatVector.fromMemorySegment(F, w, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, i), s0);
+            s1 = FloatVector.fromMemorySegment(F, w, off + 4L * (i + L), LE)
+                    .fma(FloatVector.fromArray(F, x, i + L), s1);
+        }
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += w.get(Layouts.F32, off + 4L * i) * x[i];
+        }
+        return s;
+    }
+
+    private static FloatVector bf16(MemorySegment w, long off) {
+        return ((IntVector) ShortVector.fromMemorySegment(S, w, off, LE).convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static float dotBf16(MemorySegment w, long off, float[] x, int n) {
+        FloatVector s0 = FloatVector.zero(F);
+        FloatVector s1 = FloatVector.zero(F);
+        int i = 0;
+        if (I.length() == L) {
+            for (; i <= n - 2 * L; i += 2 * L) {
+                s0 = bf16(w, off + 2L * i).fma(FloatVector.fromArray(F, x, i), s0);
+                s1 = bf16(w, off + 2L * (i + L)).fma(FloatVector.fromArray(F, x, i + L), s1);
+            }
+        }
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += Layouts.fromBf16(w.get(Layouts.I16, off + 2L * i)) * x[i];
+        }
+        return s;
+    }
+
+    private static FloatVector int8(MemorySegment w, long off) {
+        return (FloatVector) ByteVector.fromMemorySegment(B, w, off, LE).convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    private void gemvInt8(QuantizedTensor t, MemorySegment codes, float[] x, float[] y, int r0, int r1) {
+        int cols = t.cols();
+        int gpr = t.groupsPerRow();
+        int g = cols / gpr;
+        for (int r = r0; r < r1; r++) {
+            long rowOff = (long) r * cols;
+            FloatVector total = FloatVector.zero(F);
+            float tail = 0f;
+            for (int gi = 0; gi < gpr; gi++) {
+                int c0 = gi * g;
+                FloatVector acc0 = FloatVector.zero(F);
+                FloatVector acc1 = FloatVector.zero(F);
+                int c = c0;
+                for (; c <= c0 + g - 2 * L; c += 2 * L) {
+                    acc0 = int8(codes, rowOff + c).fma(FloatVector.fromArray(F, x, c), acc0);
+                    acc1 = int8(codes, rowOff + c + L).fma(FloatVector.fromArray(F, x, c + L), acc1);
+                }
+                for (; c <= c0 + g - L; c += L) {
+                    acc0 = int8(codes, rowOff + c).fma(FloatVector.fromArray(F, x, c), acc0);
+                }
+                float rest = 0f;
+                for (; c < c0 + g; c++) {
+                    rest += codes.get(Layouts.I8, rowOff + c) * x[c];
+                }
+                float s = t.scale(r, gi);
+                total = acc0.add(acc1).fma(FloatVector.broadcast(F, s), total);
+                tail += rest * s;
+            }
+            y[r] = total.reduceLanes(VectorOperators.ADD) + tail;
+        }
+    }
+
+    /** Fused batch-1 GEMV for INT4 (both kinds) and NF4 on the permuted activation vector. */
+    private void gemv4(QuantizedTensor t, MemorySegment codes, float[] x, float[] y, int r0, int r1) {
+        int cols = t.cols();
+        int gpr = t.groupsPerRow();
+        int g = cols / gpr;
+        boolean nf4 = t.format().scheme() == QuantFormat.Scheme.NF4;
+        float[] xp = new float[cols];
+        permute(x, 0, cols, xp, 0);
+        float[] xsum = new float[gpr];
+        for (int gi = 0; gi < gpr; gi++) {
+            float s = 0f;
+            for (int c = gi * g; c < (gi + 1) * g; c++) {
+                s += x[c];
+            }
+            xsum[gi] = s;
+        }
+        FloatVector lut = nf4 ? FloatVector.fromArray(F, NF4_TABLE, 0) : null;
+        for (int r = r0; r < r1; r++) {
+            long rowOff = (long) r * (cols / 2);
+            FloatVector total = FloatVector.zero(F);
+            float corr = 0f;
+            for (int gi = 0; gi < gpr; gi++) {
+                FloatVector acc0 = FloatVector.zero(F);
+                FloatVector acc1 = FloatVector.zero(F);
+                int c0 = gi * g;
+                for (int c = c0; c < c0 + g; c += 2 * L) {
+                    ByteVector bv = ByteVector.fromMemorySegment(B, codes, rowOff + c / 2, LE);
+                    ByteVector lo = bv.and((byte) 0x0F);
+                    ByteVector hi = bv.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F);
+                    FloatVector wl;
+                    FloatVector wh;
+                    if (nf4) {
+                        wl = lut.rearrange(nibbleShuffle(lo));
+                        wh = lut.rearrange(nibbleShuffle(hi));
+                    } else {
+                        wl = (FloatVector) lo.convertShape(VectorOperators.B2F, F, 0);
+                        wh = (FloatVector) hi.convertShape(VectorOperators.B2F, F, 0);
+                    }
+                    acc0 = wl.fma(FloatVector.fromArray(F, xp, c), acc0);
+                    acc1 = wh.fma(FloatVector.fromArray(F, xp, c + L), acc1);
+                }
+                float s = t.scale(r, gi);
+                total = acc0.add(acc1).fma(FloatVector.broadcast(F, s), total);
+                if (!nf4) {
+                    corr += s * t.zero(r, gi) * xsum[gi];
+                }
+            }
+            y[r] = total.reduceLanes(VectorOperators.ADD) - corr;
+        }
+    }
+
+    private static VectorShuffle<Float> nibbleShuffle(ByteVector nibbles) {
+        return ((IntVector) nibbles.convertShape(VectorOperators.B2I, I, 0)).toShuffle().cast(F);
+    }
+
+    /** Decodes row {@code r} of a 4-bit tensor into {@code out} in the permuted column order of {@link #permute}. */
+    private void decode4Permuted(QuantizedTensor t, MemorySegment codes, int r, float[] out) {
+        int cols = t.cols();
+        int gpr = t.groupsPerRow();
+        int g = cols / gpr;
+        boolean nf4 = t.format().scheme() == QuantFormat.Scheme.NF4;
+        FloatVector lut = nf4 ? FloatVector.fromArray(F, NF4_TABLE, 0) : null;
+        long rowOff = (long) r * (cols / 2);
+        for (int gi = 0; gi < gpr; gi++) {
+            float s = t.scale(r, gi);
+            float z = t.zero(r, gi);
+            for (int c = gi * g; c < (gi + 1) * g; c += 2 * L) {
+                ByteVector bv = ByteVector.fromMemorySegment(B, codes, rowOff + c / 2, LE);
+                ByteVector lo = bv.and((byte) 0x0F);
+                ByteVector hi = bv.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F);
+                if (nf4) {
+                    lut.rearrange(nibbleShuffle(lo)).mul(s).intoArray(out, c);
+                    lut.rearrange(nibbleShuffle(hi)).mul(s).intoArray(out, c + L);
+                } else {
+                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F, 0)).sub(z).mul(s).intoArray(out, c);
+                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F, 0)).sub(z).mul(s).intoArray(out, c + L);
+                }
+            }
+        }
+    }
+}
