@@ -16,6 +16,7 @@ public final class Main {
         List<Command> commands = new ArrayList<>();
         // Each subcommand registers itself here, one line each.
         commands.add(new io.vramkit.examples.replay.ReplayCommand());
+        commands.add(new io.vramkit.examples.devices.DevicesCommand());
         return commands;
     }
 
