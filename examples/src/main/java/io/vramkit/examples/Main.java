@@ -16,7 +16,10 @@ public final class Main {
         List<Command> commands = new ArrayList<>();
         // Each subcommand registers itself here, one line each.
         commands.add(new io.vramkit.examples.replay.ReplayCommand());
+        commands.add(new io.vramkit.examples.minilm.MiniLmCommand());
         commands.add(new io.vramkit.examples.devices.DevicesCommand());
+        commands.add(new io.vramkit.examples.plan.PlanCommand());
+        commands.add(new io.vramkit.examples.simulate.SimulateCommand());
         return commands;
     }
 

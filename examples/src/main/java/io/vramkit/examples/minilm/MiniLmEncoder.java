@@ -13,10 +13,11 @@ import java.util.function.Function;
  * tokens and L2 normalization, as sentence-transformers does for this model.
  *
  * <p>Every linear layer runs through an {@link EncoderLinear} made by the factory passed in, so the same encoder
- * runs at any weight precision; attention runs through an {@link EncoderAttention}. The encoder owns its linears;
- * it holds no per-call state, so {@link #encode} is thread-safe when the linears and attention are.
+ * runs at any weight precision; attention runs through an {@link EncoderAttention}. The encoder owns its linears
+ * and closes them in {@link #close()}; it holds no per-call state, so {@link #encode} is thread-safe when the
+ * linears and attention are.
  */
-public final class MiniLmEncoder {
+public final class MiniLmEncoder implements AutoCloseable {
 
     /** Sees the input of each linear layer during a forward pass (used to calibrate the mixed-precision planner). */
     @FunctionalInterface
@@ -59,18 +60,45 @@ public final class MiniLmEncoder {
         this.w = Objects.requireNonNull(weights, "weights");
         this.attention = Objects.requireNonNull(attention, "attention");
         this.linears = new ArrayList<>();
-        for (MiniLmWeights.Layer l : weights.layers()) {
-            List<MiniLmWeights.Linear> ls = l.linears();
-            EncoderLinear[] made = new EncoderLinear[ls.size()];
-            for (int i = 0; i < made.length; i++) {
-                made[i] = linear.apply(ls.get(i));
-                if (made[i].in() != ls.get(i).in() || made[i].out() != ls.get(i).out()) {
-                    throw new IllegalArgumentException("linear factory made " + made[i].out() + "x" + made[i].in()
-                            + " for " + ls.get(i).name() + ", expected " + ls.get(i).out() + "x" + ls.get(i).in());
+        try {
+            for (MiniLmWeights.Layer l : weights.layers()) {
+                List<MiniLmWeights.Linear> ls = l.linears();
+                EncoderLinear[] made = new EncoderLinear[ls.size()];
+                linears.add(made);
+                for (int i = 0; i < made.length; i++) {
+                    made[i] = Objects.requireNonNull(linear.apply(ls.get(i)), "linear factory result");
+                    if (made[i].in() != ls.get(i).in() || made[i].out() != ls.get(i).out()) {
+                        throw new IllegalArgumentException("linear factory made " + made[i].out() + "x"
+                                + made[i].in() + " for " + ls.get(i).name() + ", expected " + ls.get(i).out() + "x"
+                                + ls.get(i).in());
+                    }
                 }
             }
-            linears.add(made);
+        } catch (RuntimeException | Error e) {
+            // Release what was already quantized so a failed build leaks no off-heap memory.
+            close();
+            throw e;
         }
+    }
+
+    /** Closes every linear layer (releasing quantized weight memory). Idempotent. */
+    @Override
+    public void close() {
+        for (EncoderLinear[] ls : linears) {
+            for (EncoderLinear l : ls) {
+                if (l != null) {
+                    l.close();
+                }
+            }
+        }
+    }
+
+    /**
+     * Bytes of the activation buffers one {@link #encode} call allocates for {@code tokens} packed tokens: the
+     * hidden state, Q, K, V, attention output, a residual scratch and the FFN buffer, all FP32.
+     */
+    public long activationBytes(int tokens) {
+        return 4L * tokens * (6L * w.hidden() + w.intermediate());
     }
 
     /** Bytes of all linear-layer weights in their storage formats. */
