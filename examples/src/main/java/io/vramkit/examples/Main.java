@@ -18,8 +18,6 @@ public final class Main {
         commands.add(new io.vramkit.examples.replay.ReplayCommand());
         commands.add(new io.vramkit.examples.minilm.MiniLmCommand());
         commands.add(new io.vramkit.examples.devices.DevicesCommand());
-        commands.add(new io.vramkit.examples.plan.PlanCommand());
-        commands.add(new io.vramkit.examples.simulate.SimulateCommand());
         return commands;
     }
 
