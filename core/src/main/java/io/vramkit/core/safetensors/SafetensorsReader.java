@@ -145,7 +145,12 @@ public final class SafetensorsReader implements AutoCloseable {
             throw new IllegalArgumentException(path + ": tensor '" + name
                     + "' needs dtype, shape and data_offsets [begin, end]");
         }
-        DType dtype = SafetensorsDTypes.parse(dt, name);
+        DType dtype;
+        try {
+            dtype = SafetensorsDTypes.parse(dt, name);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(path + ": " + e.getMessage(), e);
+        }
         long[] shape = new long[shapeList.size()];
         long count = 1;
         for (int i = 0; i < shape.length; i++) {

@@ -170,10 +170,18 @@ public final class SafetensorsWriter {
             while (head.hasRemaining()) {
                 ch.write(head);
             }
+            // copied through a bounded chunk: works for native, mapped and any heap array segment of any size
+            byte[] chunk = new byte[1 << 20];
+            MemorySegment chunkSeg = MemorySegment.ofArray(chunk);
             for (Pending p : tensors.values()) {
-                ByteBuffer buf = p.bytes().asByteBuffer();
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
+                long size = p.bytes().byteSize();
+                for (long off = 0; off < size; off += chunk.length) {
+                    int len = (int) Math.min(chunk.length, size - off);
+                    MemorySegment.copy(p.bytes(), off, chunkSeg, 0, len);
+                    ByteBuffer buf = ByteBuffer.wrap(chunk, 0, len);
+                    while (buf.hasRemaining()) {
+                        ch.write(buf);
+                    }
                 }
             }
         }

@@ -1,0 +1,172 @@
+package io.vramkit.quant;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vramkit.quant.internal.Layouts;
+import io.vramkit.quant.internal.QuantKernels;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+
+class QuantizedMatmulTest {
+
+    static List<QuantFormat> formats() {
+        return QuantizerTest.allFormats();
+    }
+
+    /** Checks y against the float64 product with the dequantized weights, to FP32 summation accuracy. */
+    static void assertMatches(float[] x, int batch, float[] deq, int rows, int cols, float[] y, String what) {
+        double[] ref = TestData.reference(x, batch, deq, rows, cols);
+        double[] mag = TestData.magnitude(x, batch, deq, rows, cols);
+        for (int i = 0; i < ref.length; i++) {
+            double tol = mag[i] * 2e-6 * Math.sqrt(cols) + 1e-30;
+            assertEquals(ref[i], y[i], tol, what + " output " + i);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("formats")
+    void gemvAndGemmMatchFloat64ReferenceOnBothPaths(QuantFormat f) {
+        int[][] shapes = {{1, 64}, {17, 128}, {64, 512}, {5, 1024}, {3, 96}};
+        int[] batches = {1, 2, 7, 16, 17, 40};
+        for (int[] sh : shapes) {
+            int rows = sh[0];
+            int cols = sh[1];
+            if (f.groupSize() != 0 && cols % f.groupSize() != 0) {
+                continue;
+            }
+            float[] w = TestData.heavyTailed(rows, cols, rows + cols);
+            try (QuantizedTensor q = Quantizer.quantize("w", w, rows, cols, f)) {
+                float[] deq = q.dequantize();
+                for (int batch : batches) {
+                    float[] x = TestData.gaussian(batch * cols, 1, batch * 131L + cols);
+                    for (QuantKernels k : List.of(QuantizerTest.SCALAR, QuantizerTest.PANAMA)) {
+                        float[] y = new float[batch * rows];
+                        QuantizedMatmul.matmulWith(k, x, batch, q, y);
+                        assertMatches(x, batch, deq, rows, cols, y, f + " " + k.getClass().getSimpleName()
+                                + " " + rows + "x" + cols + " batch " + batch);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void bf16ActivationsEqualTheirFloatConversion() {
+        int rows = 33;
+        int cols = 256;
+        float[] w = TestData.heavyTailed(rows, cols, 1);
+        float[] xf = TestData.gaussian(3 * cols, 1, 2);
+        short[] xb = new short[xf.length];
+        float[] xr = new float[xf.length];
+        for (int i = 0; i < xf.length; i++) {
+            xb[i] = Layouts.toBf16(xf[i]);
+            xr[i] = Layouts.fromBf16(xb[i]);
+        }
+        for (QuantFormat f : List.of(QuantFormat.INT4_G32, QuantFormat.BF16, QuantFormat.INT8)) {
+            try (QuantizedTensor q = Quantizer.quantize("w", w, rows, cols, f)) {
+                float[] a = new float[3 * rows];
+                float[] b = new float[3 * rows];
+                QuantizedMatmul.matmulBf16(xb, 3, q, a);
+                QuantizedMatmul.matmul(xr, 3, q, b);
+                assertArrayEquals(b, a, f.toString());
+            }
+        }
+    }
+
+    @Test
+    void denseMatchesReference() {
+        for (int[] sh : new int[][] {{1, 1}, {7, 33}, {64, 300}}) {
+            float[] w = TestData.gaussian(sh[0] * sh[1], 1, sh[1]);
+            for (int batch : new int[] {1, 5, 20}) {
+                float[] x = TestData.gaussian(batch * sh[1], 1, batch);
+                float[] y = new float[batch * sh[0]];
+                QuantizedMatmul.dense(x, batch, w, sh[0], sh[1], y);
+                assertMatches(x, batch, w, sh[0], sh[1], y, "dense " + sh[0] + "x" + sh[1]);
+            }
+        }
+    }
+
+    @Test
+    void fp32FormatEqualsDense() {
+        float[] w = TestData.gaussian(16 * 128, 1, 3);
+        float[] x = TestData.gaussian(128, 1, 4);
+        try (QuantizedTensor q = Quantizer.quantize("w", w, 16, 128, QuantFormat.FP32)) {
+            float[] a = new float[16];
+            float[] b = new float[16];
+            QuantizedMatmul.matmul(x, 1, q, a);
+            QuantizedMatmul.dense(x, 1, w, 16, 128, b);
+            // equal up to FP32 summation order (the vector reduction order is the JIT's choice)
+            assertMatches(x, 1, w, 16, 128, a, "FP32 format");
+            assertMatches(x, 1, w, 16, 128, b, "dense");
+        }
+    }
+
+    @Test
+    void w8a8MatchesIntegerReference() {
+        for (QuantFormat f : List.of(QuantFormat.INT8, QuantFormat.INT8_G32, QuantFormat.INT8_G128)) {
+            int rows = 48;
+            int cols = 256;
+            float[] w = TestData.heavyTailed(rows, cols, 8);
+            try (QuantizedTensor q = Quantizer.quantize("w", w, rows, cols, f)) {
+                for (int batch : new int[] {1, 3, 33}) {
+                    float[] x = TestData.gaussian(batch * cols, 1, batch);
+                    byte[] xq = new byte[batch * cols];
+                    float[] xs = new float[batch];
+                    QuantizedMatmul.quantizeActivations(x, batch, cols, xq, xs);
+                    float[] xdq = new float[x.length];
+                    for (int i = 0; i < x.length; i++) {
+                        xdq[i] = xq[i] * xs[i / cols];
+                        assertTrue(Math.abs(xdq[i] - x[i]) <= xs[i / cols] * 0.5f * (1 + 1e-5f), "act " + i);
+                    }
+                    float[] deq = q.dequantize();
+                    for (QuantKernels k : List.of(QuantizerTest.SCALAR, QuantizerTest.PANAMA)) {
+                        float[] y = new float[batch * rows];
+                        QuantizedMatmul.w8a8With(k, x, batch, q, y);
+                        assertMatches(xdq, batch, deq, rows, cols, y, "w8a8 " + f);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void badShapesAreRejectedWithClearMessages() {
+        try (QuantizedTensor q = Quantizer.quantize("mlp.up", new float[8 * 64], 8, 64, QuantFormat.INT4_G32)) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> QuantizedMatmul.matmul(new float[63], 1, q, new float[8]));
+            assertTrue(e.getMessage().contains("x.length = 63") && e.getMessage().contains("cols = 64")
+                    && e.getMessage().contains("mlp.up"), e.getMessage());
+            var e2 = assertThrows(IllegalArgumentException.class,
+                    () -> QuantizedMatmul.matmul(new float[128], 2, q, new float[15]));
+            assertTrue(e2.getMessage().contains("y.length = 15") && e2.getMessage().contains("rows = 8"),
+                    e2.getMessage());
+            var e3 = assertThrows(IllegalArgumentException.class,
+                    () -> QuantizedMatmul.matmul(new float[64], 0, q, new float[8]));
+            assertTrue(e3.getMessage().contains("batch") && e3.getMessage().contains("0"), e3.getMessage());
+            var e4 = assertThrows(IllegalArgumentException.class,
+                    () -> QuantizedMatmul.w8a8(new float[64], 1, q, new float[8]));
+            assertTrue(e4.getMessage().contains("INT8") && e4.getMessage().contains("INT4_G32"), e4.getMessage());
+            var e5 = assertThrows(IllegalArgumentException.class,
+                    () -> QuantizedMatmul.matmulBf16(new short[10], 1, q, new float[8]));
+            assertTrue(e5.getMessage().contains("x.length = 10"), e5.getMessage());
+            // the tensor is still usable after the failures
+            float[] y = new float[8];
+            QuantizedMatmul.matmul(new float[64], 1, q, y);
+            assertArrayEquals(new float[8], y);
+        }
+        var e6 = assertThrows(IllegalArgumentException.class,
+                () -> QuantizedMatmul.dense(new float[4], 1, new float[6], 2, 4, new float[2]));
+        assertTrue(e6.getMessage().contains("w.length = 6"), e6.getMessage());
+        try (QuantizedTensor q = Quantizer.quantize("w", new float[64], 1, 64, QuantFormat.INT8)) {
+            float[] x = new float[64];
+            x[9] = Float.NaN;
+            var e7 = assertThrows(IllegalArgumentException.class, () -> QuantizedMatmul.w8a8(x, 1, q, new float[1]));
+            assertTrue(e7.getMessage().contains("x[9]"), e7.getMessage());
+        }
+    }
+}
