@@ -31,7 +31,7 @@ public final class ByteUnits {
     /** For example {@code "68.98 GB (64.24 GiB)"}; small sizes in MB/MiB or KiB. */
     public static String format(long bytes) {
         long a = Math.abs(bytes);
-        if (a >= 100_000_000L) {
+        if (a >= 1_000_000_000L) {
             return String.format(Locale.ROOT, "%.2f GB (%.2f GiB)", bytes / 1e9, bytes / (double) GIB);
         }
         if (a >= 1_000_000L) {

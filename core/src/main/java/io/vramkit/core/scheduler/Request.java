@@ -18,6 +18,7 @@ public final class Request {
     private int length;
 
     RequestState state = RequestState.WAITING;
+    boolean submitted;
     int seqId = -1;
     int computed;
     int kvTokens;

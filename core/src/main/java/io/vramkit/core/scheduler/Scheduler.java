@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
+import java.util.PriorityQueue;
 
 /**
  * A memory-aware continuous-batching scheduler over a {@link PagedKvCache}.
@@ -44,7 +45,9 @@ public final class Scheduler {
     private final PagedKvCache kv;
     private final SwapSpace swap;
     private final OutputLengthPredictor predictor = new OutputLengthPredictor(1000, 0.9);
-    private final List<Request> waiting = new ArrayList<>();
+    // effective priority p + aging × (now − arrival) orders waiting requests as p − aging × arrival does, which does
+    // not change with time, so a heap keeps the queue in order without re-sorting every step
+    private final PriorityQueue<Request> waiting;
     private final List<Request> running = new ArrayList<>();
     private final List<Request> swapped = new ArrayList<>();
     private final List<PreemptionEvent> preemptionLog = new ArrayList<>();
@@ -72,6 +75,10 @@ public final class Scheduler {
         this.config = config;
         this.kv = kv;
         this.swap = swap;
+        double aging = config.agingPerSecond();
+        this.waiting = new PriorityQueue<>(Comparator.comparingDouble((Request r) -> -(r.priority()
+                - aging * r.arrivalSeconds())).thenComparingDouble(Request::arrivalSeconds)
+                .thenComparingLong(Request::id));
     }
 
     /** The settings. */
@@ -94,10 +101,11 @@ public final class Scheduler {
         if (r == null) {
             throw new IllegalArgumentException("request must not be null");
         }
-        if (r.state != RequestState.WAITING || r.seqId != -1 || waiting.contains(r)) {
+        if (r.submitted) {
             throw new IllegalArgumentException("request " + r.id() + " was already submitted (state " + r.state
                     + ")");
         }
+        r.submitted = true;
         int tokens = config.policy().guaranteesNoEviction() ? r.promptLength() + r.maxNewTokens() : r.promptLength();
         int blocks = blocksFor(tokens);
         if (blocks > kv.totalBlocks()) {
@@ -231,9 +239,8 @@ public final class Scheduler {
         }
 
         if (pre.isEmpty() && swapped.isEmpty()) {
-            waiting.sort(byPriority(now));
             while (!waiting.isEmpty() && budget > 0 && running.size() < config.maxRunning()) {
-                Request w = waiting.get(0);
+                Request w = waiting.peek();
                 int cached = kv.cachedPrefixTokens(w.salt(), w.tokenArray(), 0, w.length());
                 int chunk = Math.min(w.length(), cached + budget);
                 int reserve = Math.max(config.policy().reservedTokens(w, predictor), 0);
@@ -254,7 +261,7 @@ public final class Scheduler {
                     kv.free(seq);
                     break;
                 }
-                waiting.remove(0);
+                waiting.poll();
                 w.seqId = seq;
                 w.state = RequestState.RUNNING;
                 w.reservedTokens = reserve;
