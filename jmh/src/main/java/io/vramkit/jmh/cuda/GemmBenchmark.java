@@ -1,0 +1,95 @@
+package io.vramkit.jmh.cuda;
+
+import io.vramkit.core.DType;
+import io.vramkit.core.memory.Buffer;
+import io.vramkit.core.memory.CachingPool;
+import io.vramkit.cuda.Cublas;
+import io.vramkit.cuda.CudaMallocResource;
+import io.vramkit.cuda.CudaStream;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+/**
+ * cuBLAS GEMM through vramkit's FFM bindings: {@code n x n x n} in FP32 (SGEMM) and FP16/BF16 inputs with FP32
+ * accumulation (GemmEx), ten GEMMs queued then one synchronize per invocation. {@link GpuBenchmarks} prints TFLOP/s
+ * ({@code 2 n^3 / time}); {@code scripts/gpu-check} times torch.matmul on the same shapes for the comparison. Needs a
+ * GPU and libcublas.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+public class GemmBenchmark {
+
+    private static final int BATCH = 10;
+
+    /** Matrix size (square). */
+    @Param({"1024", "4096"})
+    public int n;
+
+    /** Input dtype: FP32 (SGEMM), FP16 or BF16 (GemmEx, FP32 accumulation and output). */
+    @Param({"FP32", "FP16", "BF16"})
+    public String dtype;
+
+    private CudaStream stream;
+    private CachingPool pool;
+    private Cublas blas;
+    private Buffer a;
+    private Buffer b;
+    private Buffer c;
+    private DType type;
+
+    /** Allocates zeroed operands and a cuBLAS handle with a 32 MiB pooled workspace. */
+    @Setup(Level.Trial)
+    public void setup() {
+        GpuState.requireGpu();
+        type = DType.valueOf(dtype);
+        stream = CudaStream.create(0);
+        pool = new CachingPool(new CudaMallocResource(0));
+        blas = Cublas.create(stream, pool, 32L << 20);
+        long elements = (long) n * n;
+        a = Buffer.allocate(pool, elements * type.byteSize(), 256, stream);
+        b = Buffer.allocate(pool, elements * type.byteSize(), 256, stream);
+        c = Buffer.allocate(pool, elements * 4, 256, stream);
+        stream.fillAsync(a, 0, a.byteSize(), (byte) 0);
+        stream.fillAsync(b, 0, b.byteSize(), (byte) 0);
+        stream.synchronize();
+    }
+
+    /** Frees everything. */
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        stream.synchronize();
+        a.close();
+        b.close();
+        c.close();
+        blas.close();
+        stream.synchronize();
+        pool.close();
+        stream.close();
+    }
+
+    /** Ten GEMMs, then a synchronize; the score is per GEMM. */
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public void gemm() {
+        for (int i = 0; i < BATCH; i++) {
+            if (type == DType.FP32) {
+                blas.sgemm(Cublas.Transpose.N, Cublas.Transpose.N, n, n, n, 1f, a, n, b, n, 0f, c, n);
+            } else {
+                blas.gemmEx(Cublas.Transpose.N, Cublas.Transpose.N, n, n, n, 1f, a, type, n, b, type, n, 0f, c,
+                        DType.FP32, n);
+            }
+        }
+        stream.synchronize();
+    }
+}
