@@ -17,6 +17,8 @@ public final class Main {
         // Each subcommand registers itself here, one line each.
         commands.add(new io.vramkit.examples.replay.ReplayCommand());
         commands.add(new io.vramkit.examples.minilm.MiniLmCommand());
+        commands.add(new io.vramkit.examples.plan.PlanCommand());
+        commands.add(new io.vramkit.examples.simulate.SimulateCommand());
         commands.add(new io.vramkit.examples.devices.DevicesCommand());
         return commands;
     }
