@@ -1,6 +1,8 @@
 package io.vramkit.jmh;
 
 import io.vramkit.core.memory.CachingPool;
+import io.vramkit.core.memory.MemoryResource;
+import io.vramkit.core.memory.PoolSettings;
 import io.vramkit.core.trace.LlmServingTraceGenerator;
 import io.vramkit.core.trace.ReplayReport;
 import io.vramkit.core.trace.Trace;
@@ -25,7 +27,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Replays the generated LLM-serving trace (200 requests, about 57,000 events, 3.2 GiB peak) over a simulated 80 GiB
- * device, through the caching pool ({@code pool}) and straight to the device with no pooling ({@code none}). The
+ * device, through the caching pool ({@code pool}, and {@code pool-release256} with a 256 MiB release threshold) and
+ * straight to the device with no pooling ({@code none}). The
  * score is the replay time; the memory figures come as auxiliary counters: {@code reservedPerAllocatedMilli} is peak
  * reserved / peak allocated × 1000 (target ≤ 1100 for the pool), {@code upstreamAllocations} the calls that reached
  * the device. Both are fixed by the seed, so every invocation reports the same values. The trial also prints them.
@@ -38,7 +41,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class TraceReplayBenchmark {
 
-    @Param({"pool", "none"})
+    /** {@code pool}: default settings; {@code pool-release256}: releaseThresholdBytes 256 MiB; {@code none}. */
+    @Param({"pool", "pool-release256", "none"})
     public String resource;
 
     @Param({"false", "true"})
@@ -73,8 +77,13 @@ public class TraceReplayBenchmark {
 
     @Benchmark
     public ReplayReport replay(Memory m) {
-        ReplayReport r = TraceReplayer.replay(trace, resource, 80L << 30,
-                resource.equals("pool") ? CachingPool::new : Function.identity());
+        Function<MemoryResource, MemoryResource> build = switch (resource) {
+            case "pool" -> CachingPool::new;
+            case "pool-release256" -> up -> new CachingPool(up,
+                    PoolSettings.builder().releaseThresholdBytes(256L << 20).build());
+            default -> Function.identity();
+        };
+        ReplayReport r = TraceReplayer.replay(trace, resource, 80L << 30, build);
         m.reservedPerAllocatedMilli += Math.round(r.reservedToAllocatedRatio() * 1000);
         m.upstreamAllocations += r.upstreamAllocations();
         m.replays++;

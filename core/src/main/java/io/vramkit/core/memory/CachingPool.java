@@ -553,7 +553,16 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
                 e.stream = stream.id();
                 e.commit();
             }
-            addFree(coalesce(b));
+            Block merged = coalesce(b);
+            addFree(merged);
+            if (merged.prev == null && merged.next == null && merged.event == null
+                    && reserved.current - allocated.current > settings.releaseThresholdBytes()) {
+                Segment seg = merged.segment;
+                releaseSegment(seg);
+                LOG.info("pool '{}' released a free {} segment above its release threshold of {}, {} still reserved",
+                        name, ByteSizes.human(seg.bytes), ByteSizes.human(settings.releaseThresholdBytes()),
+                        ByteSizes.human(reserved.current));
+            }
         } finally {
             lock.unlock();
         }
@@ -685,20 +694,7 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
             Segment next = s.next;
             Block f = s.first;
             if (!f.allocated && f.next == null && f.event == null) {
-                upstream.deallocate(s.address, s.bytes, settings.minBlockBytes(), s.stream);
-                removeFree(f);
-                recycle(f);
-                if (s.prev != null) {
-                    s.prev.next = s.next;
-                } else {
-                    segmentsHead = s.next;
-                }
-                if (s.next != null) {
-                    s.next.prev = s.prev;
-                }
-                reserved.add(-s.bytes);
-                reservedCount.add(-1);
-                upstreamFrees++;
+                releaseSegment(s);
                 released += s.bytes;
                 segments++;
             }
@@ -717,6 +713,25 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
             }
         }
         return released;
+    }
+
+    /** Returns a segment whose one block is free and settled to the upstream; the upstream's checks run first. */
+    private void releaseSegment(Segment s) {
+        upstream.deallocate(s.address, s.bytes, settings.minBlockBytes(), s.stream);
+        Block f = s.first;
+        removeFree(f);
+        recycle(f);
+        if (s.prev != null) {
+            s.prev.next = s.next;
+        } else {
+            segmentsHead = s.next;
+        }
+        if (s.next != null) {
+            s.next.prev = s.prev;
+        }
+        reserved.add(-s.bytes);
+        reservedCount.add(-1);
+        upstreamFrees++;
     }
 
     /**

@@ -10,7 +10,9 @@ import static io.vramkit.core.memory.ByteSizes.MiB;
  * are {@code largeSegmentBytes} for requests under {@code minLargeAllocBytes} and the request rounded up to
  * {@code largeRoundingBytes} otherwise. A request of at least {@code maxSplitBytes} never splits its block and a
  * smaller request never takes a free block of at least {@code maxSplitBytes}, which keeps big blocks whole for big
- * requests. The pool never reserves more than {@code reservedLimitBytes} from its upstream.
+ * requests. The pool never reserves more than {@code reservedLimitBytes} from its upstream, and when a free leaves a
+ * whole segment free while more than {@code releaseThresholdBytes} sit cached, that segment returns upstream at once
+ * (as CUDA's {@code cudaMemPoolAttrReleaseThreshold}).
  *
  * <p>Immutable and thread-safe. Build one with {@link #builder()}.
  *
@@ -24,11 +26,14 @@ import static io.vramkit.core.memory.ByteSizes.MiB;
  * @param maxSplitBytes      blocks for requests at or above this size are never split; {@link Long#MAX_VALUE} for
  *                           no such size
  * @param reservedLimitBytes the most the pool holds from its upstream at once; {@link Long#MAX_VALUE} for no limit
+ * @param releaseThresholdBytes free bytes the pool keeps cached before it returns wholly free segments at free time;
+ *                           {@link Long#MAX_VALUE} (the default) keeps everything until {@code trim()} or exhaustion
  * @param leakDetection      how allocation sites are captured for snapshots and live lists
  */
 public record PoolSettings(String name, long minBlockBytes, long smallSizeBytes, long smallSegmentBytes,
                            long largeSegmentBytes, long minLargeAllocBytes, long largeRoundingBytes,
-                           long maxSplitBytes, long reservedLimitBytes, LeakDetection.Level leakDetection) {
+                           long maxSplitBytes, long reservedLimitBytes, long releaseThresholdBytes,
+                           LeakDetection.Level leakDetection) {
 
     /**
      * Checks the settings.
@@ -62,6 +67,10 @@ public record PoolSettings(String name, long minBlockBytes, long smallSizeBytes,
         }
         if (reservedLimitBytes <= 0) {
             throw new IllegalArgumentException("reservedLimitBytes must be positive, got " + reservedLimitBytes);
+        }
+        if (releaseThresholdBytes < 0) {
+            throw new IllegalArgumentException(
+                    "releaseThresholdBytes must not be negative, got " + releaseThresholdBytes);
         }
         if (leakDetection == null) {
             throw new IllegalArgumentException("leakDetection must not be null");
@@ -97,6 +106,7 @@ public record PoolSettings(String name, long minBlockBytes, long smallSizeBytes,
         b.largeRoundingBytes = largeRoundingBytes;
         b.maxSplitBytes = maxSplitBytes;
         b.reservedLimitBytes = reservedLimitBytes;
+        b.releaseThresholdBytes = releaseThresholdBytes;
         b.leakDetection = leakDetection;
         return b;
     }
@@ -107,7 +117,8 @@ public record PoolSettings(String name, long minBlockBytes, long smallSizeBytes,
                 + ", smallSegmentBytes=" + ByteSizes.human(smallSegmentBytes) + ", largeSegmentBytes="
                 + ByteSizes.human(largeSegmentBytes) + ", minLargeAllocBytes=" + ByteSizes.human(minLargeAllocBytes)
                 + ", largeRoundingBytes=" + ByteSizes.human(largeRoundingBytes) + ", maxSplitBytes="
-                + ByteSizes.human(maxSplitBytes) + ", reservedLimitBytes=" + ByteSizes.human(reservedLimitBytes);
+                + ByteSizes.human(maxSplitBytes) + ", reservedLimitBytes=" + ByteSizes.human(reservedLimitBytes)
+                + ", releaseThresholdBytes=" + ByteSizes.human(releaseThresholdBytes);
     }
 
     /** A mutable builder; not thread-safe. Every setter names its argument in the exception {@link #build} throws. */
@@ -121,6 +132,7 @@ public record PoolSettings(String name, long minBlockBytes, long smallSizeBytes,
         private long largeRoundingBytes = 2 * MiB;
         private long maxSplitBytes = Long.MAX_VALUE;
         private long reservedLimitBytes = Long.MAX_VALUE;
+        private long releaseThresholdBytes = Long.MAX_VALUE;
         private LeakDetection.Level leakDetection = LeakDetection.LEVEL;
 
         private Builder() {
@@ -180,6 +192,12 @@ public record PoolSettings(String name, long minBlockBytes, long smallSizeBytes,
             return this;
         }
 
+        /** Sets {@link PoolSettings#releaseThresholdBytes()}. */
+        public Builder releaseThresholdBytes(long v) {
+            releaseThresholdBytes = v;
+            return this;
+        }
+
         /** Sets {@link PoolSettings#leakDetection()}. */
         public Builder leakDetection(LeakDetection.Level v) {
             leakDetection = v;
@@ -189,7 +207,8 @@ public record PoolSettings(String name, long minBlockBytes, long smallSizeBytes,
         /** The settings. @throws IllegalArgumentException naming the first bad setting */
         public PoolSettings build() {
             return new PoolSettings(name, minBlockBytes, smallSizeBytes, smallSegmentBytes, largeSegmentBytes,
-                    minLargeAllocBytes, largeRoundingBytes, maxSplitBytes, reservedLimitBytes, leakDetection);
+                    minLargeAllocBytes, largeRoundingBytes, maxSplitBytes, reservedLimitBytes, releaseThresholdBytes,
+                    leakDetection);
         }
     }
 }

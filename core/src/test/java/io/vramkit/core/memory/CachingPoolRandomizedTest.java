@@ -26,20 +26,23 @@ class CachingPoolRandomizedTest {
     private record Live(long address, long bytes, long alignment, Stream stream, byte pattern) {
     }
 
-    @ParameterizedTest(name = "seed {0}, maxSplit {1}, streams {2}")
+    @ParameterizedTest(name = "seed {0}, maxSplit {1}, streams {2}, releaseThreshold {3}")
     @CsvSource({
-        "1, 0, false",
-        "2, 4194304, false",
-        "3, 0, true",
-        "4, 3145728, true",
-        "5, 0, false",
+        "1, 0, false, -1",
+        "2, 4194304, false, -1",
+        "3, 0, true, -1",
+        "4, 3145728, true, 8388608",
+        "5, 0, false, 0",
     })
-    void randomSequencesKeepEveryInvariant(long seed, long maxSplit, boolean streams) {
+    void randomSequencesKeepEveryInvariant(long seed, long maxSplit, boolean streams, long releaseThreshold) {
         SplittableRandom rnd = new SplittableRandom(seed);
         HostMemoryResource host = leaks.track(new HostMemoryResource(512L << 20));
         PoolSettings.Builder b = PoolSettings.builder().name("random-" + seed);
         if (maxSplit > 0) {
             b.maxSplitBytes(maxSplit);
+        }
+        if (releaseThreshold >= 0) {
+            b.releaseThresholdBytes(releaseThreshold);
         }
         CachingPool pool = leaks.track(new CachingPool(host, b.build()));
         PoolInvariants invariants = new PoolInvariants();

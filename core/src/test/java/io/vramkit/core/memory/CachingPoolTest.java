@@ -151,6 +151,26 @@ class CachingPoolTest {
     }
 
     @Test
+    void releaseThresholdReturnsWholeFreeSegmentsAtFreeTime() {
+        CachingPool pool = simulatedPool(PoolSettings.builder().releaseThresholdBytes(40 * MiB).build());
+        SimulatedResource device = (SimulatedResource) pool.upstream();
+        long a = pool.allocate(30 * MiB, 256, Stream.HOST);
+        long b = pool.allocate(30 * MiB, 256, Stream.HOST);
+        long c = pool.allocate(30 * MiB, 256, Stream.HOST);
+        pool.deallocate(a, 30 * MiB, 256, Stream.HOST);
+        assertEquals(90 * MiB, device.usedBytes(), "30 MiB cached is under the 40 MiB threshold");
+        pool.deallocate(b, 30 * MiB, 256, Stream.HOST);
+        assertEquals(60 * MiB, device.usedBytes(), "60 MiB cached is over it: the whole free segment goes back");
+        PoolStatistics s = invariants.check(pool);
+        assertEquals(1, s.upstreamFrees());
+        assertEquals(30 * MiB, s.freeBytes());
+        pool.deallocate(c, 30 * MiB, 256, Stream.HOST);
+        assertEquals(30 * MiB, device.usedBytes(), "again over the threshold: c's segment goes back too");
+        assertEquals(0, assertThrows(IllegalArgumentException.class, () -> PoolSettings.builder()
+                .releaseThresholdBytes(-1).build()).getMessage().indexOf("releaseThresholdBytes"));
+    }
+
+    @Test
     void sameStreamReusesAtOnceOtherStreamsWaitForTheEvent() {
         CachingPool pool = simulatedPool(PoolSettings.defaults());
         ManualStream s1 = new ManualStream();

@@ -26,7 +26,8 @@ import java.util.function.Function;
  *
  * <p>Options: {@code --capacity-gib G} (simulated device, default 80), {@code --requests N} and {@code --seed S}
  * (for the generated workload, defaults 200 and 42), {@code --realloc-kv} (contiguous reallocated KV buffers instead
- * of KV chunks), {@code --max-split-mib M} (the pool's maxSplitBytes), {@code --save-trace FILE.csv} (write the
+ * of KV chunks), {@code --max-split-mib M} (the pool's maxSplitBytes), {@code --release-threshold-mib M} (the pool's
+ * releaseThresholdBytes), {@code --save-trace FILE.csv} (write the
  * generated trace in RMM's CSV format), {@code --out DIR} (where the memory map goes; default the current folder).
  *
  * <p>It writes {@code replay-memory-map.html} in the output folder: the pool's segments and blocks at the moment of
@@ -61,6 +62,7 @@ public final class ReplayCommand implements Command {
         int requests = 200;
         long seed = 42;
         long maxSplit = Long.MAX_VALUE;
+        long releaseThreshold = Long.MAX_VALUE;
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
             switch (a) {
@@ -79,6 +81,7 @@ public final class ReplayCommand implements Command {
                 case "--requests" -> requests = (int) positiveLong(args, ++i, a);
                 case "--seed" -> seed = parseLong(args, ++i, a);
                 case "--max-split-mib" -> maxSplit = positiveLong(args, ++i, a) << 20;
+                case "--release-threshold-mib" -> releaseThreshold = nonNegativeLong(args, ++i, a) << 20;
                 default -> throw new UsageException("unknown argument '" + a + "'");
             }
         }
@@ -110,9 +113,10 @@ public final class ReplayCommand implements Command {
         }
         PoolSettings settings;
         try {
-            settings = PoolSettings.builder().name("replay").maxSplitBytes(maxSplit).build();
+            settings = PoolSettings.builder().name("replay").maxSplitBytes(maxSplit)
+                    .releaseThresholdBytes(releaseThreshold).build();
         } catch (IllegalArgumentException e) {
-            throw new UsageException("--max-split-mib: " + e.getMessage());
+            throw new UsageException("bad pool setting: " + e.getMessage());
         }
         ReplayReport pooled = TraceReplayer.replay(trace, "caching pool", capacity,
                 up -> new CachingPool(up, settings));
@@ -184,6 +188,14 @@ public final class ReplayCommand implements Command {
         long v = parseLong(args, i, flag);
         if (v <= 0 || v > Integer.MAX_VALUE) {
             throw new UsageException(flag + " must be a positive integer, got " + v);
+        }
+        return v;
+    }
+
+    private static long nonNegativeLong(List<String> args, int i, String flag) {
+        long v = parseLong(args, i, flag);
+        if (v < 0 || v > Integer.MAX_VALUE) {
+            throw new UsageException(flag + " must be a non-negative integer, got " + v);
         }
         return v;
     }

@@ -59,6 +59,15 @@ class ReplayCommandTest {
     }
 
     @Test
+    void releaseThresholdKeepsReallocatedKvWithinTenPercent(@TempDir Path dir) {
+        Result r = run("replay", "--workload", "llm-serving", "--requests", "60", "--realloc-kv",
+                "--release-threshold-mib", "256", "--json", "--out", dir.toString());
+        assertEquals(0, r.code, r.err);
+        Map<String, Object> m = TestJson.parseObject(r.out.strip());
+        assertTrue((Double) m.get("reservedToAllocatedRatio") <= 1.10, r.out);
+    }
+
+    @Test
     void humanReportNamesBothResources(@TempDir Path dir) {
         Result r = run("replay", "--workload", "llm-serving", "--requests", "10", "--out", dir.toString());
         assertEquals(0, r.code, r.err);
@@ -95,6 +104,7 @@ class ReplayCommandTest {
             {"replay", "--trace", "/no/such/file.csv"},
             {"replay", "--workload", "llm-serving", "--bogus"},
             {"replay", "--workload", "llm-serving", "--max-split-mib", "1"},
+            {"replay", "--workload", "llm-serving", "--release-threshold-mib", "-1"},
         }) {
             Result r = run(args);
             assertEquals(2, r.code, String.join(" ", args) + " -> " + r.err);
