@@ -5,5 +5,6 @@ module io.vramkit.quant {
     requires static jdk.incubator.vector;
 
     exports io.vramkit.quant;
+    exports io.vramkit.quant.planner;
 
 }
