@@ -297,11 +297,8 @@ public final class PagedDecodeAttention {
                 for (int j = 0; j < n; j++) {
                     int t = c0 + j;
                     int block = table[t / bs];
-                    ops.load(keys, cache.rowOffset(block, t % bs, kvh), cache.type(), cache.keyScale(block, kvh),
-                            fp8, w, offRow, d);
-                    for (int g = 0; g < group; g++) {
-                        w.setAtIndex(F, offS + g * CHUNK + j, ops.dot(w, g * dP, offRow, d));
-                    }
+                    ops.scores(keys, cache.rowOffset(block, t % bs, kvh), cache.type(), cache.keyScale(block, kvh),
+                            fp8, w, offRow, 0, dP, group, d, offS + j, CHUNK);
                 }
                 for (int g = 0; g < group; g++) {
                     int si = offS + g * CHUNK;
@@ -327,11 +324,8 @@ public final class PagedDecodeAttention {
                 for (int j = 0; j < n; j++) {
                     int t = c0 + j;
                     int block = table[t / bs];
-                    ops.load(values, cache.rowOffset(block, t % bs, kvh), cache.type(),
-                            cache.valueScale(block, kvh), fp8, w, offRow, d);
-                    for (int g = 0; g < group; g++) {
-                        ops.axpy(w, w.getAtIndex(F, offS + g * CHUNK + j), offRow, offO + g * dP, d);
-                    }
+                    ops.accumulate(values, cache.rowOffset(block, t % bs, kvh), cache.type(),
+                            cache.valueScale(block, kvh), fp8, w, offRow, offS + j, CHUNK, group, offO, dP, d);
                 }
             }
             int heads = q.heads();

@@ -320,15 +320,83 @@ public final class PanamaTileOps implements TileOps {
             }
             case INT8 -> {
                 for (; c + L <= n; c += L) {
-                    FloatVector f = (FloatVector) ByteVector.fromMemorySegment(BS, src, byteOffset + c, NO)
-                            .convertShape(VectorOperators.B2F, S, 0);
-                    f.mul(scale).intoMemorySegment(w, (dst + c) * 4L, NO);
+                    row(src, byteOffset, type, c).mul(scale).intoMemorySegment(w, (dst + c) * 4L, NO);
                 }
             }
             default -> throw new IllegalStateException("unreachable: " + type);
         }
         if (c < n) {
             SCALAR.load(src, byteOffset + (long) c * type.byteSize(), type, scale, fp8Table, w, dst + c, n - c);
+        }
+    }
+
+    private static boolean fusable(MemorySegment src, DType type, int n) {
+        return src.isNative() && n % L == 0 && (type == DType.FP32 || type == DType.BF16 || type == DType.INT8);
+    }
+
+    /** Loads {@code L} stored elements starting at element {@code c} as floats (codes unscaled). */
+    private static FloatVector row(MemorySegment src, long byteOffset, DType type, int c) {
+        return switch (type) {
+            case FP32 -> FloatVector.fromMemorySegment(S, src, byteOffset + c * 4L, NO);
+            case BF16 -> ((IntVector) ShortVector.fromMemorySegment(SH, src, byteOffset + c * 2L, NO)
+                    .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 16)
+                    .reinterpretAsFloats();
+            default -> (FloatVector) ByteVector.fromMemorySegment(BS, src, byteOffset + c, NO)
+                    .convertShape(VectorOperators.B2F, S, 0);
+        };
+    }
+
+    @Override
+    public void scores(MemorySegment src, long byteOffset, DType type, float scale, float[] fp8Table,
+                       MemorySegment w, int tmp, int q, int ldQ, int g, int n, int s, int ldS) {
+        if (!fusable(src, type, n)) {
+            TileOps.super.scores(src, byteOffset, type, scale, fp8Table, w, tmp, q, ldQ, g, n, s, ldS);
+            return;
+        }
+        int i = 0;
+        for (; i + 4 <= g; i += 4) {
+            int q0 = q + i * ldQ;
+            FloatVector a0 = FloatVector.zero(S);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            for (int c = 0; c < n; c += L) {
+                FloatVector k = row(src, byteOffset, type, c);
+                a0 = ld(w, q0 + c).fma(k, a0);
+                a1 = ld(w, q0 + ldQ + c).fma(k, a1);
+                a2 = ld(w, q0 + 2 * ldQ + c).fma(k, a2);
+                a3 = ld(w, q0 + 3 * ldQ + c).fma(k, a3);
+            }
+            w.set(F, (s + (long) i * ldS) * 4L, a0.reduceLanes(VectorOperators.ADD) * scale);
+            w.set(F, (s + (long) (i + 1) * ldS) * 4L, a1.reduceLanes(VectorOperators.ADD) * scale);
+            w.set(F, (s + (long) (i + 2) * ldS) * 4L, a2.reduceLanes(VectorOperators.ADD) * scale);
+            w.set(F, (s + (long) (i + 3) * ldS) * 4L, a3.reduceLanes(VectorOperators.ADD) * scale);
+        }
+        for (; i < g; i++) {
+            int qi = q + i * ldQ;
+            FloatVector a0 = FloatVector.zero(S);
+            for (int c = 0; c < n; c += L) {
+                a0 = ld(w, qi + c).fma(row(src, byteOffset, type, c), a0);
+            }
+            w.set(F, (s + (long) i * ldS) * 4L, a0.reduceLanes(VectorOperators.ADD) * scale);
+        }
+    }
+
+    @Override
+    public void accumulate(MemorySegment src, long byteOffset, DType type, float scale, float[] fp8Table,
+                           MemorySegment w, int tmp, int p, int ldP, int g, int o, int ldO, int n) {
+        if (!fusable(src, type, n)) {
+            TileOps.super.accumulate(src, byteOffset, type, scale, fp8Table, w, tmp, p, ldP, g, o, ldO, n);
+            return;
+        }
+        for (int c = 0; c < n; c += L) {
+            FloatVector v = row(src, byteOffset, type, c);
+            for (int i = 0; i < g; i++) {
+                float a = at(w, p + i * ldP) * scale;
+                long oi = (o + (long) i * ldO + c) * 4L;
+                FloatVector.broadcast(S, a).fma(v, FloatVector.fromMemorySegment(S, w, oi, NO))
+                        .intoMemorySegment(w, oi, NO);
+            }
         }
     }
 }

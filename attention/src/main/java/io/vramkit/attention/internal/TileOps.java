@@ -64,4 +64,34 @@ public interface TileOps {
      */
     void load(MemorySegment src, long byteOffset, DType type, float scale, float[] fp8Table, MemorySegment w,
               int dst, int n);
+
+    /**
+     * Fused decode scores: reads one stored key row ({@code n} elements of {@code type} at {@code byteOffset},
+     * value = element × {@code scale}) and writes {@code w[s + i*ldS] = Σ_c w[q + i*ldQ + c] · key[c]} for the
+     * {@code g} query rows {@code i < g} that share it (GQA packing: the row is read once for all of them).
+     * {@code w[tmp .. tmp+n)} may be used as scratch.
+     */
+    default void scores(MemorySegment src, long byteOffset, DType type, float scale, float[] fp8Table,
+                        MemorySegment w, int tmp, int q, int ldQ, int g, int n, int s, int ldS) {
+        load(src, byteOffset, type, scale, fp8Table, w, tmp, n);
+        for (int i = 0; i < g; i++) {
+            w.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, s + (long) i * ldS, dot(w, q + i * ldQ, tmp, n));
+        }
+    }
+
+    /**
+     * Fused decode value accumulation: reads one stored value row (as in {@link #scores}) and adds
+     * {@code w[p + i*ldP] · value} to {@code w[o + i*ldO ..]} for the {@code g} query rows {@code i < g}.
+     * {@code w[tmp .. tmp+n)} may be used as scratch.
+     */
+    default void accumulate(MemorySegment src, long byteOffset, DType type, float scale, float[] fp8Table,
+                            MemorySegment w, int tmp, int p, int ldP, int g, int o, int ldO, int n) {
+        load(src, byteOffset, type, scale, fp8Table, w, tmp, n);
+        for (int i = 0; i < g; i++) {
+            float a = w.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, p + (long) i * ldP);
+            if (a != 0f) {
+                axpy(w, a, tmp, o + i * ldO, n);
+            }
+        }
+    }
 }

@@ -1,0 +1,176 @@
+package io.vramkit.jmh;
+
+import io.vramkit.attention.HeadTensor;
+import io.vramkit.attention.KvCacheView;
+import io.vramkit.attention.PagedDecodeAttention;
+import io.vramkit.core.DType;
+import io.vramkit.jmh.baseline.DecodeReadBandwidth;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.AuxCounters;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+
+/**
+ * Decode attention of one sequence over a paged KV cache: 32 query heads, 8 KV heads, head dimension 128, block
+ * size 16, blocks scattered at random. The {@code bytes} counter is the K and V bytes read (codes plus scales), so
+ * its rate is the KV read bandwidth; {@link DecodeReadBandwidth} in the same run gives the machine's streaming
+ * read bandwidth. Run {@link #main} for the GB/s table with the ratios.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 1, time = 2)
+@Measurement(iterations = 3, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+public class DecodeAttentionBenchmark {
+
+    private static final int HEADS = 32;
+    private static final int KV_HEADS = 8;
+    private static final int HEAD_DIM = 128;
+    private static final int BLOCK = 16;
+
+    /** Cached tokens. */
+    @Param({"4096", "32768"})
+    public int context;
+
+    /** KV element type: FP32, BF16 or INT8. */
+    @Param({"FP32", "BF16", "INT8"})
+    public String kvType;
+
+    private Arena arena;
+    private KvCacheView cache;
+    private int[][] tables;
+    private int[] ctx;
+    private HeadTensor q;
+    private HeadTensor out;
+    private PagedDecodeAttention decode;
+    private long bytesPerCall;
+
+    /** KV bytes read, as a rate. */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.OPERATIONS)
+    public static class Counters {
+        /** Bytes of K and V read. */
+        public long bytes;
+
+        /** Resets the counter before each iteration. */
+        @Setup(Level.Iteration)
+        public void reset() {
+            bytes = 0;
+        }
+    }
+
+    /** Fills a cache with random data and a shuffled block table. */
+    @Setup
+    public void setup() {
+        DType type = DType.valueOf(kvType);
+        int blocks = context / BLOCK;
+        long elems = (long) blocks * BLOCK * KV_HEADS * HEAD_DIM;
+        arena = Arena.ofShared();
+        MemorySegment k = arena.allocate(elems * type.byteSize(), 64);
+        MemorySegment v = arena.allocate(elems * type.byteSize(), 64);
+        Random rnd = new Random(1);
+        for (long i = 0; i < k.byteSize(); i++) {
+            byte b = (byte) (rnd.nextInt(64) - 32);
+            k.set(ValueLayout.JAVA_BYTE, i, type == DType.INT8 ? b : (byte) (i % type.byteSize() == 0 ? 0 : 0x3C));
+            v.set(ValueLayout.JAVA_BYTE, i, type == DType.INT8 ? (byte) -b
+                    : (byte) (i % type.byteSize() == 0 ? 0 : 0x3D));
+        }
+        MemorySegment ks = null;
+        MemorySegment vs = null;
+        if (type == DType.INT8) {
+            ks = arena.allocate((long) blocks * KV_HEADS * 4, 64);
+            vs = arena.allocate((long) blocks * KV_HEADS * 4, 64);
+            for (int i = 0; i < blocks * KV_HEADS; i++) {
+                ks.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.01f);
+                vs.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.02f);
+            }
+        }
+        cache = new KvCacheView(k, v, type, blocks, BLOCK, KV_HEADS, HEAD_DIM, ks, vs);
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < blocks; i++) {
+            ids.add(i);
+        }
+        Collections.shuffle(ids, rnd);
+        tables = new int[][] {ids.stream().mapToInt(Integer::intValue).toArray()};
+        ctx = new int[] {context};
+        float[] qd = new float[HEADS * HEAD_DIM];
+        for (int i = 0; i < qd.length; i++) {
+            qd[i] = (float) rnd.nextGaussian();
+        }
+        q = HeadTensor.of(qd, 1, HEADS, HEAD_DIM);
+        out = HeadTensor.of(new float[HEADS * HEAD_DIM], 1, HEADS, HEAD_DIM);
+        decode = new PagedDecodeAttention();
+        bytesPerCall = 2 * cache.cacheBytes() + (ks == null ? 0 : 2L * blocks * KV_HEADS * 4);
+    }
+
+    /** Frees the cache. */
+    @TearDown
+    public void tearDown() {
+        arena.close();
+    }
+
+    /** One decode step. */
+    @Benchmark
+    public HeadTensor decode(Counters counters) {
+        decode.decode(q, cache, tables, ctx, null, out);
+        counters.bytes += bytesPerCall;
+        return out;
+    }
+
+    /**
+     * Runs this benchmark and {@link DecodeReadBandwidth} in one JMH run and prints GB/s of KV read and the
+     * fraction of the measured read bandwidth (DRAM-sized baseline for 32768, cache-sized for 4096).
+     */
+    public static void main(String[] args) throws Exception {
+        CommandLineOptions cli = new CommandLineOptions(args);
+        Collection<RunResult> results = new Runner(new OptionsBuilder().parent(cli)
+                .include(DecodeAttentionBenchmark.class.getSimpleName() + ".decode")
+                .include(DecodeReadBandwidth.class.getSimpleName() + ".read").build()).run();
+        java.util.Map<String, Double> base = new java.util.TreeMap<>();
+        java.util.Map<String, Double> rate = new java.util.TreeMap<>();
+        for (RunResult r : results) {
+            var bytes = r.getSecondaryResults().get("bytes");
+            if (bytes == null) {
+                continue;
+            }
+            if (r.getParams().getBenchmark().endsWith("DecodeReadBandwidth.read")) {
+                base.put(r.getParams().getParam("mib"), bytes.getScore());
+            } else {
+                rate.put(r.getParams().getParam("context") + " " + r.getParams().getParam("kvType"),
+                        bytes.getScore());
+            }
+        }
+        base.forEach((mib, bw) -> System.out.printf("read bandwidth, %s MiB: %.2f GB/s%n", mib, bw / 1e9));
+        for (var e : rate.entrySet()) {
+            String[] key = e.getKey().split(" ");
+            long kvBytes = 2L * Integer.parseInt(key[0]) * KV_HEADS * HEAD_DIM * DType.valueOf(key[1]).byteSize();
+            Double bw = kvBytes > (64L << 20) ? base.get("256") : base.get("32");
+            System.out.printf("context %6s %-4s %7.2f GB/s  %5.1f%% of read bandwidth%n", key[0], key[1],
+                    e.getValue() / 1e9, bw == null ? Double.NaN : 100 * e.getValue() / bw);
+        }
+    }
+}
