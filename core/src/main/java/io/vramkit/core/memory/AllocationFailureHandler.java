@@ -11,6 +11,8 @@ package io.vramkit.core.memory;
 public interface AllocationFailureHandler {
 
     /**
+     * Decides whether the pool tries the allocation again, after freeing memory elsewhere if it can.
+     *
      * @param requestedBytes the size that could not be allocated
      * @param attempt        how many handler calls came before this one for the same allocation (0 the first time)
      * @return true to retry the allocation, false to let the pool throw its {@link PoolOutOfMemoryException}

@@ -15,6 +15,8 @@ public final class BudgetedResource implements MemoryResource {
     private final MemoryBudget budget;
 
     /**
+     * Charges allocations through {@code upstream} to {@code budget}.
+     *
      * @param upstream where memory comes from; not owned
      * @param budget   what allocations are charged to; not owned
      * @throws IllegalArgumentException if either is null

@@ -18,6 +18,8 @@ public final class LimitingResource implements MemoryResource {
     private final AtomicLong used = new AtomicLong();
 
     /**
+     * Limits {@code upstream} to {@code limitBytes} live at once.
+     *
      * @param upstream   the resource to limit; not owned (closing this does not close it)
      * @param limitBytes the most bytes live at once, positive
      * @throws IllegalArgumentException if upstream is null or limitBytes is not positive

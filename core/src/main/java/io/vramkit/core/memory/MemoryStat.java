@@ -14,6 +14,8 @@ public record MemoryStat(long current, long peak, long total) {
     public static final MemoryStat ZERO = new MemoryStat(0, 0, 0);
 
     /**
+     * Checks the values.
+     *
      * @throws IllegalArgumentException if a value is negative or {@code peak < current}
      */
     public MemoryStat {

@@ -14,6 +14,8 @@ public class OutOfMemoryException extends RuntimeException {
     private final long requestedBytes;
 
     /**
+     * An out-of-memory failure with its diagnosis.
+     *
      * @param message        the diagnosis
      * @param requestedBytes the size of the allocation that failed
      */
@@ -23,6 +25,8 @@ public class OutOfMemoryException extends RuntimeException {
     }
 
     /**
+     * An out-of-memory failure caused by another, typically the upstream's.
+     *
      * @param message        the diagnosis
      * @param requestedBytes the size of the allocation that failed
      * @param cause          the upstream failure

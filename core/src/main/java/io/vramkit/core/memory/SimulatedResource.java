@@ -26,6 +26,8 @@ public final class SimulatedResource implements MemoryResource, LiveAllocations 
     private long allocations;
 
     /**
+     * A simulated device of {@code capacityBytes}.
+     *
      * @param capacityBytes the simulated device size, positive
      * @throws IllegalArgumentException if capacityBytes is not positive
      */

@@ -23,6 +23,8 @@ public final class StatisticsResource implements MemoryResource {
     private long failed;
 
     /**
+     * Counts what passes to {@code upstream}.
+     *
      * @param upstream the resource to observe; not owned
      * @throws IllegalArgumentException if upstream is null
      */

@@ -34,6 +34,8 @@ public final class TrackingResource implements MemoryResource, LiveAllocations {
     }
 
     /**
+     * Tracks {@code upstream} under {@code name}.
+     *
      * @param upstream the resource to track; not owned
      * @param name     the name in log lines and reports
      * @param level    how allocation sites are captured

@@ -44,6 +44,8 @@ public record LlmServingTraceGenerator(long seed, int requests, int maxBatch, in
                                        int kvGrowthTokens, boolean reallocateKv) {
 
     /**
+     * Checks the parameters.
+     *
      * @throws IllegalArgumentException naming the first argument that is not positive or a range that is inverted
      */
     public LlmServingTraceGenerator {

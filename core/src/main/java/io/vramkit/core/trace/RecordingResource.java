@@ -19,6 +19,8 @@ public final class RecordingResource implements MemoryResource {
     private final Appendable out;
 
     /**
+     * Records calls to {@code upstream} into {@code out}, starting with the header line.
+     *
      * @param upstream the resource to record; not owned
      * @param out      where lines go; not closed by this adaptor
      * @throws IllegalArgumentException if either is null

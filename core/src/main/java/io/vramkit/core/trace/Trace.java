@@ -12,6 +12,8 @@ import java.util.List;
 public record Trace(List<TraceEvent> events, int[] lineNumbers) {
 
     /**
+     * Copies both arrays.
+     *
      * @throws IllegalArgumentException if the two lengths differ
      */
     public Trace {
@@ -35,6 +37,7 @@ public record Trace(List<TraceEvent> events, int[] lineNumbers) {
         return lineNumbers[index];
     }
 
+    /** A copy of the line numbers, one per event. */
     @Override
     public int[] lineNumbers() {
         return lineNumbers.clone();

@@ -34,6 +34,8 @@ public record TraceEvent(long thread, long timeNanos, Action action, long addres
     }
 
     /**
+     * Checks the fields.
+     *
      * @throws IllegalArgumentException if action is null or bytes is not positive
      */
     public TraceEvent {

@@ -8,6 +8,8 @@ public final class TraceFormatException extends IllegalArgumentException {
     private final int lineNumber;
 
     /**
+     * A problem on one line.
+     *
      * @param lineNumber the 1-based line
      * @param message    what is wrong with it
      */
