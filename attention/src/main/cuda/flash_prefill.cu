@@ -1,0 +1,197 @@
+// Flash-attention forward (prefill) for packed variable-length batches, FP16 and BF16, on tensor cores (WMMA
+// 16x16x16, FP32 accumulation). Semantics match io.vramkit.attention.FlashAttention: q [totalQ, heads, d],
+// k/v [totalK, kvHeads, d], cu_seqlens offsets, GQA (query head h reads KV head h / (heads / kvHeads)), causal
+// (bottom-right), sliding window, softcap, LSE [heads, totalQ], rows that see no key output zeros.
+//
+// Launch: grid (ceil(max Lq / 64), heads, batch), 128 threads (4 warps, 16 query rows each), dynamic shared memory
+// flash_prefill_smem_bytes(d_pad, sizeof(T)) with d_pad = head_dim rounded up to 16 (<= 256); above 48 KiB the
+// host sets cudaFuncAttributeMaxDynamicSharedMemorySize. Loop order of FlashAttention-2: the block owns a query
+// tile, streams 64-key tiles through shared memory, keeps the running max/sum per row (online softmax, Milakov &
+// Gimelshein 2018) and rescales the FP32 output tile in shared memory. Key tiles outside the causal/window range
+// of the whole query tile are never loaded.
+#include <mma.h>
+#include "attention_common.cuh"
+
+using namespace nvcuda;
+
+namespace {
+
+constexpr int BR = 64;
+constexpr int BC = 64;
+constexpr int WARPS = 4;
+constexpr int THREADS = WARPS * 32;
+
+template <typename T>
+__device__ void flash_prefill(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__ v,
+                              T *__restrict__ out, float *__restrict__ lse, const int *__restrict__ cu_q,
+                              const int *__restrict__ cu_k, int total_q, int heads, int kv_heads, int head_dim,
+                              int d_pad, float scale, int causal, int window_left, int window_right,
+                              float softcap) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    const int b = blockIdx.z;
+    const int h = blockIdx.y;
+    const int qs = cu_q[b];
+    const int lq = cu_q[b + 1] - qs;
+    const int ks = cu_k[b];
+    const int lk = cu_k[b + 1] - ks;
+    const int r0 = blockIdx.x * BR;
+    if (r0 >= lq) return;
+    const int rows = min(BR, lq - r0);
+    const int kvh = h / (heads / kv_heads);
+    const long long offset = (long long) lk - lq;
+    const int tid = threadIdx.x;
+    const int warp = tid >> 5;
+    const int lane = tid & 31;
+
+    T *sQ = reinterpret_cast<T *>(smem);
+    T *sK = sQ + BR * d_pad;
+    T *sV = sK + BC * d_pad;
+    T *sP = sV + BC * d_pad;
+    float *sS = reinterpret_cast<float *>(sP + BR * BC);
+    float *sO = sS + BR * BC;
+    float *sM = sO + BR * d_pad;
+    float *sL = sM + BR;
+    float *sAlpha = sL + BR;
+
+    for (int idx = tid; idx < BR * d_pad; idx += THREADS) {
+        const int r = idx / d_pad;
+        const int c = idx % d_pad;
+        sQ[idx] = (r < rows && c < head_dim) ? q[((long long) (qs + r0 + r) * heads + h) * head_dim + c]
+                                             : vramkit::from_float<T>(0.f);
+        sO[idx] = 0.f;
+    }
+    for (int r = tid; r < BR; r += THREADS) {
+        sM[r] = -INFINITY;
+        sL[r] = 0.f;
+    }
+
+    // lo and hi are non-decreasing in the row, so the tile's key range is [lo(first row), hi(last row)].
+    const long long lo_tile = vramkit::first_key(r0 + offset, window_left);
+    const long long hi_tile = vramkit::last_key(r0 + rows - 1 + offset, lk, causal, window_right);
+    const int kt_first = (int) (lo_tile / BC);
+    const int kt_last = hi_tile < 0 ? -1 : (int) (min(hi_tile, (long long) lk - 1) / BC);
+
+    for (int kt = kt_first; kt <= kt_last && lo_tile < lk; ++kt) {
+        const int k0 = kt * BC;
+        const int valid = min(BC, lk - k0);
+        __syncthreads();
+        for (int idx = tid; idx < BC * d_pad; idx += THREADS) {
+            const int j = idx / d_pad;
+            const int c = idx % d_pad;
+            const bool in = j < valid && c < head_dim;
+            const long long g = ((long long) (ks + k0 + j) * kv_heads + kvh) * head_dim + c;
+            sK[idx] = in ? k[g] : vramkit::from_float<T>(0.f);
+            sV[idx] = in ? v[g] : vramkit::from_float<T>(0.f);
+        }
+        __syncthreads();
+
+        // S = Q K^T for this warp's 16 rows: K stored [BC][d_pad] row-major is K^T column-major.
+        {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[BC / 16];
+#pragma unroll
+            for (int j = 0; j < BC / 16; ++j) wmma::fill_fragment(acc[j], 0.f);
+            for (int kk = 0; kk < d_pad; kk += 16) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                wmma::load_matrix_sync(a, sQ + warp * 16 * d_pad + kk, d_pad);
+#pragma unroll
+                for (int j = 0; j < BC / 16; ++j) {
+                    wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> bk;
+                    wmma::load_matrix_sync(bk, sK + j * 16 * d_pad + kk, d_pad);
+                    wmma::mma_sync(acc[j], a, bk, acc[j]);
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < BC / 16; ++j)
+                wmma::store_matrix_sync(sS + warp * 16 * BC + j * 16, acc[j], BC, wmma::mem_row_major);
+        }
+        __syncwarp();
+
+        // Online softmax: two lanes per row, 32 columns each.
+        {
+            const int r = warp * 16 + (lane >> 1);
+            const int c0 = (lane & 1) * 32;
+            const long long pos = r0 + r + offset;
+            const long long lo = vramkit::first_key(pos, window_left);
+            const long long hi = vramkit::last_key(pos, lk, causal, window_right);
+            float s[32];
+            float mx = -INFINITY;
+#pragma unroll
+            for (int c = 0; c < 32; ++c) {
+                const int j = c0 + c;
+                const long long key = k0 + j;
+                float x = vramkit::softcap_logit(sS[r * BC + j] * scale, softcap);
+                if (r >= rows || j >= valid || key < lo || key > hi) x = -INFINITY;
+                s[c] = x;
+                mx = fmaxf(mx, x);
+            }
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            const float m_old = sM[r];
+            const float m_new = fmaxf(m_old, mx);
+            float sum = 0.f;
+#pragma unroll
+            for (int c = 0; c < 32; ++c) {
+                const float p = m_new == -INFINITY ? 0.f : __expf(s[c] - m_new);
+                sum += p;
+                sP[r * BC + c0 + c] = vramkit::from_float<T>(p);
+            }
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            // A finite m_old implies a finite m_new >= m_old; an infinite one means nothing was accumulated yet.
+            const float alpha = m_old == -INFINITY ? 0.f : __expf(m_old - m_new);
+            __syncwarp();
+            if ((lane & 1) == 0) {
+                sL[r] = sL[r] * alpha + sum;
+                sM[r] = m_new;
+                sAlpha[r] = alpha;
+            }
+        }
+        __syncwarp();
+        for (int idx = lane; idx < 16 * d_pad; idx += 32) {
+            const int r = warp * 16 + idx / d_pad;
+            sO[r * d_pad + idx % d_pad] *= sAlpha[r];
+        }
+        __syncwarp();
+
+        // O += P V for this warp's rows.
+        for (int n0 = 0; n0 < d_pad; n0 += 16) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> o;
+            wmma::load_matrix_sync(o, sO + warp * 16 * d_pad + n0, d_pad, wmma::mem_row_major);
+#pragma unroll
+            for (int kk = 0; kk < BC; kk += 16) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> bv;
+                wmma::load_matrix_sync(a, sP + warp * 16 * BC + kk, BC);
+                wmma::load_matrix_sync(bv, sV + kk * d_pad + n0, d_pad);
+                wmma::mma_sync(o, a, bv, o);
+            }
+            wmma::store_matrix_sync(sO + warp * 16 * d_pad + n0, o, d_pad, wmma::mem_row_major);
+        }
+    }
+    __syncthreads();
+    for (int idx = tid; idx < rows * head_dim; idx += THREADS) {
+        const int r = idx / head_dim;
+        const int c = idx % head_dim;
+        const float l = sL[r];
+        out[((long long) (qs + r0 + r) * heads + h) * head_dim + c] =
+            vramkit::from_float<T>(l > 0.f ? sO[r * d_pad + c] / l : 0.f);
+    }
+    if (lse != nullptr) {
+        for (int r = tid; r < rows; r += THREADS) {
+            const float l = sL[r];
+            lse[(long long) h * total_q + qs + r0 + r] = l > 0.f ? sM[r] + logf(l) : -INFINITY;
+        }
+    }
+}
+
+}  // namespace
+
+#define VRAMKIT_FLASH_PREFILL(NAME, T)                                                                          \
+    extern "C" __global__ void __launch_bounds__(THREADS) NAME(                                                 \
+        const T *q, const T *k, const T *v, T *out, float *lse, const int *cu_q, const int *cu_k, int total_q,  \
+        int heads, int kv_heads, int head_dim, int d_pad, float scale, int causal, int window_left,             \
+        int window_right, float softcap) {                                                                      \
+        flash_prefill<T>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim, d_pad, scale,       \
+                         causal, window_left, window_right, softcap);                                           \
+    }
+
+VRAMKIT_FLASH_PREFILL(vramkit_flash_prefill_f16, __half)
+VRAMKIT_FLASH_PREFILL(vramkit_flash_prefill_bf16, __nv_bfloat16)
