@@ -63,8 +63,16 @@ public final class PagedKvCache implements AutoCloseable {
     private final Buffer[] vcScale;
     private final MemorySegment[] segs;
 
+    // Sequence ids are slot | generation << SLOT_BITS: slots are reused so a long-running server's tables stay
+    // bounded, and the generation makes a freed id fail cleanly instead of reaching the slot's next owner.
+    private static final int SLOT_BITS = 20;
+    private static final int SLOT_MASK = (1 << SLOT_BITS) - 1;
+    private static final int GEN_MASK = (1 << (31 - SLOT_BITS)) - 1;
     private Seq[] seqs = new Seq[64];
-    private int nextId;
+    private int[] gens = new int[64];
+    private int[] freeSlots = new int[64];
+    private int freeSlotTop;
+    private int highWater;
     private int liveCount;
     private boolean closed;
     private long compressions;
@@ -241,26 +249,41 @@ public final class PagedKvCache implements AutoCloseable {
      */
     public int newSequence(long salt) {
         checkOpen();
-        return register(new Seq(nextId, salt));
+        return register(new Seq(allocateId(), salt));
+    }
+
+    private int allocateId() {
+        int slot;
+        if (freeSlotTop > 0) {
+            slot = freeSlots[--freeSlotTop];
+        } else {
+            if (highWater > SLOT_MASK) {
+                throw new IllegalStateException("too many live sequences: at most " + (SLOT_MASK + 1));
+            }
+            slot = highWater++;
+            if (slot == seqs.length) {
+                seqs = Arrays.copyOf(seqs, seqs.length * 2);
+                gens = Arrays.copyOf(gens, gens.length * 2);
+                freeSlots = Arrays.copyOf(freeSlots, freeSlots.length * 2);
+            }
+        }
+        return slot | gens[slot] << SLOT_BITS;
     }
 
     private int register(Seq s) {
-        if (s.id == seqs.length) {
-            seqs = Arrays.copyOf(seqs, seqs.length * 2);
-        }
-        seqs[s.id] = s;
-        nextId++;
+        seqs[s.id & SLOT_MASK] = s;
         liveCount++;
         return s.id;
     }
 
     private Seq seq(int id) {
         checkOpen();
-        if (id < 0 || id >= nextId) {
+        int slot = id & SLOT_MASK;
+        if (id < 0 || slot >= highWater) {
             throw new IllegalArgumentException("seqId " + id + " is not a sequence of this cache");
         }
-        Seq s = seqs[id];
-        if (s == null) {
+        Seq s = seqs[slot];
+        if (s == null || s.id != id) {
             throw new IllegalStateException("sequence " + id + " is finished: it was freed, so it cannot be used");
         }
         return s;
@@ -552,7 +575,7 @@ public final class PagedKvCache implements AutoCloseable {
      */
     public int fork(int seqId) {
         Seq parent = resident(seqId);
-        Seq child = new Seq(nextId, parent);
+        Seq child = new Seq(allocateId(), parent);
         for (int i = 0; i < child.nBlocks; i++) {
             int h = child.table[i];
             if (h >= 0) {
@@ -579,7 +602,10 @@ public final class PagedKvCache implements AutoCloseable {
                 releaseHandle(s.table[i]);
             }
         }
-        seqs[seqId] = null;
+        int slot = seqId & SLOT_MASK;
+        seqs[slot] = null;
+        gens[slot] = (gens[slot] + 1) & GEN_MASK;
+        freeSlots[freeSlotTop++] = slot;
         liveCount--;
     }
 
@@ -809,13 +835,13 @@ public final class PagedKvCache implements AutoCloseable {
         }
         int done = 0;
         int maxBlocks = 0;
-        for (int i = 0; i < nextId; i++) {
+        for (int i = 0; i < highWater; i++) {
             if (seqs[i] != null) {
                 maxBlocks = Math.max(maxBlocks, seqs[i].nBlocks);
             }
         }
         for (int r = 0; r < maxBlocks - 1; r++) {
-            for (int i = 0; i < nextId; i++) {
+            for (int i = 0; i < highWater; i++) {
                 if (pool.availableBlocks() >= targetAvailable) {
                     return done;
                 }
@@ -1147,13 +1173,13 @@ public final class PagedKvCache implements AutoCloseable {
         pool.checkConsistency();
         int[] refs = new int[pool.numBlocks()];
         int[] crefs = new int[pool.numBlocks() * ratio];
-        for (int i = 0; i < nextId; i++) {
+        for (int i = 0; i < highWater; i++) {
             Seq s = seqs[i];
             if (s == null || s.swap != null) {
                 continue;
             }
             if (s.nBlocks != (s.nTokens + bs - 1) / bs) {
-                throw new IllegalStateException("sequence " + i + " has " + s.nBlocks + " blocks for " + s.nTokens
+                throw new IllegalStateException("sequence " + s.id + " has " + s.nBlocks + " blocks for " + s.nTokens
                         + " tokens");
             }
             for (int b = 0; b < s.nBlocks; b++) {
@@ -1217,7 +1243,7 @@ public final class PagedKvCache implements AutoCloseable {
     @Override
     public void close() {
         checkOpen();
-        for (int i = 0; i < nextId; i++) {
+        for (int i = 0; i < highWater; i++) {
             if (seqs[i] != null && seqs[i].swap != null) {
                 discardSwap(seqs[i]);
             }

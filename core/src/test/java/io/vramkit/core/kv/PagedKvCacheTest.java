@@ -500,6 +500,10 @@ class PagedKvCacheTest {
             IllegalStateException fin = assertThrows(IllegalStateException.class, () -> c.append(s, 4));
             assertTrue(fin.getMessage().contains("sequence " + s + " is finished"), fin.getMessage());
             assertThrows(IllegalStateException.class, () -> c.free(s));
+            int reused = c.newSequence(0);
+            assertTrue(reused != s, "a freed id is never handed out again while its slot is reused");
+            assertThrows(IllegalStateException.class, () -> c.numTokens(s));
+            c.free(reused);
             IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class, () -> c.append(99, 1));
             assertTrue(unknown.getMessage().contains("seqId 99"), unknown.getMessage());
             int t = c.newSequence(0);
