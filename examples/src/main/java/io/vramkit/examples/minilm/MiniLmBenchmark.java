@@ -62,9 +62,9 @@ public final class MiniLmBenchmark {
             }
         }
 
-        /** Batches of 32, 3 timed passes, MIXED at 30% of FP32 bytes calibrated on 16 sentences. */
+        /** Batches of 32, 3 timed passes, MIXED at 30% of FP32 bytes calibrated on 8 sentences. */
         public static Options defaults() {
-            return new Options(32, 3, 0.30, 16);
+            return new Options(32, 3, 0.30, 8);
         }
     }
 
@@ -241,8 +241,8 @@ public final class MiniLmBenchmark {
         QuantFormat format = formatOf(precision);
         Map<String, QuantFormat> plan;
         if (format == null) {
-            plan = MixedPlan.plan(weights, calibrate(weights, ids, options.calibrationSentences()),
-                    (long) Math.floor(options.mixedBudgetFraction() * 4.0 * weights.linearParameters()));
+            plan = MixedPlan.formats(MixedPlan.plan(weights, calibrate(weights, ids, options.calibrationSentences()),
+                    (long) Math.floor(options.mixedBudgetFraction() * 4.0 * weights.linearParameters())));
         } else {
             plan = new HashMap<>();
             for (MiniLmWeights.Layer l : weights.layers()) {

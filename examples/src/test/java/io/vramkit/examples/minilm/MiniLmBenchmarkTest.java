@@ -28,7 +28,7 @@ class MiniLmBenchmarkTest {
         longIndex = set.size();
         set.add(longest);
         report = MiniLmBenchmark.run(set, List.of("FP32", "INT8", "INT4-g64", "MIXED"),
-                new MiniLmBenchmark.Options(32, 0, 0.30, 16), null);
+                new MiniLmBenchmark.Options(32, 0, 0.30, 8), null);
     }
 
     private static Map<String, MiniLmBenchmark.PrecisionResult> byName() {

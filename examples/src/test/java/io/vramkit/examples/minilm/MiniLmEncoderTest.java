@@ -46,6 +46,30 @@ class MiniLmEncoderTest {
     }
 
     @Test
+    void geluMatchesTheFloat64ErfGelu() {
+        Random rnd = new Random(13);
+        float[] x = new float[20000];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (rnd.nextGaussian() * (i % 2 == 0 ? 1 : 5));
+        }
+        x[0] = 8f;
+        x[1] = -8f;
+        x[2] = 7.9999f;
+        x[3] = 100f;
+        x[4] = -100f;
+        x[5] = 0f;
+        float[] y = x.clone();
+        MiniLmEncoder.gelu(y);
+        for (int i = 0; i < x.length; i++) {
+            double ref = 0.5 * x[i] * (1 + MiniLmEncoder.erf(x[i] / Math.sqrt(2)));
+            assertEquals(ref, y[i], 3e-7 + 1e-7 * Math.abs(ref), "gelu(" + x[i] + ")");
+        }
+        float[] nan = {Float.NaN};
+        MiniLmEncoder.gelu(nan);
+        assertTrue(Float.isNaN(nan[0]));
+    }
+
+    @Test
     void layerNormMatchesFloat64() {
         Random rnd = new Random(9);
         for (int n : new int[] {1, 7, 384}) {
