@@ -14,7 +14,7 @@
 
 using namespace nvcuda;
 
-namespace {
+namespace vramkit_flash {
 
 constexpr int BR = 64;
 constexpr int BC = 64;
@@ -182,16 +182,19 @@ __device__ void flash_prefill(const T *__restrict__ q, const T *__restrict__ k, 
     }
 }
 
-}  // namespace
+}  // namespace vramkit_flash
 
-#define VRAMKIT_FLASH_PREFILL(NAME, T)                                                                          \
-    extern "C" __global__ void __launch_bounds__(THREADS) NAME(                                                 \
-        const T *q, const T *k, const T *v, T *out, float *lse, const int *cu_q, const int *cu_k, int total_q,  \
-        int heads, int kv_heads, int head_dim, int d_pad, float scale, int causal, int window_left,             \
-        int window_right, float softcap) {                                                                      \
-        flash_prefill<T>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim, d_pad, scale,       \
-                         causal, window_left, window_right, softcap);                                           \
-    }
+// One entry point per element type, declared on one line each for scripts/build-kernels' manifest.
+extern "C" __global__ void vramkit_flash_prefill_f16(const __half *q, const __half *k, const __half *v, __half *out, float *lse,
+        const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad, float scale,
+        int causal, int window_left, int window_right, float softcap) {
+    vramkit_flash::flash_prefill<__half>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim, d_pad, scale,
+                                  causal, window_left, window_right, softcap);
+}
 
-VRAMKIT_FLASH_PREFILL(vramkit_flash_prefill_f16, __half)
-VRAMKIT_FLASH_PREFILL(vramkit_flash_prefill_bf16, __nv_bfloat16)
+extern "C" __global__ void vramkit_flash_prefill_bf16(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out, float *lse,
+        const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad, float scale,
+        int causal, int window_left, int window_right, float softcap) {
+    vramkit_flash::flash_prefill<__nv_bfloat16>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim, d_pad, scale,
+                                  causal, window_left, window_right, softcap);
+}

@@ -13,7 +13,7 @@
 // vramkit_paged_decode_merge_<q> (grid (heads, batch), 128 threads) combines them.
 #include "attention_common.cuh"
 
-namespace {
+namespace vramkit_decode {
 
 constexpr int WARPS = 4;
 constexpr int THREADS = WARPS * 32;
@@ -185,33 +185,186 @@ __device__ void paged_decode_merge(const int *__restrict__ context_lens, const f
     if (threadIdx.x == 0 && lse != nullptr) lse[(long long) h * batch + b] = ll > 0.f ? mm + logf(ll) : -INFINITY;
 }
 
-}  // namespace
+}  // namespace vramkit_decode
 
-#define VRAMKIT_PAGED_DECODE(NAME, T, KV)                                                                       \
-    extern "C" __global__ void __launch_bounds__(THREADS) NAME(                                                 \
-        const T *q, const void *kc, const void *vc, const float *k_scales, const float *v_scales,               \
-        const int *block_tables, int max_blocks, const int *context_lens, T *out, float *lse, float *partials,  \
-        int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits,     \
-        float scale, int window_left, float softcap) {                                                          \
-        paged_decode<T, KV>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks, context_lens, out, lse,    \
-                            partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits,   \
-                            scale, window_left, softcap);                                                       \
-    }
+// Entry points: vramkit_paged_decode_<query/output type>_<KV type>, and the split merge per output type.
+// Each is declared on one line for scripts/build-kernels' manifest.
+extern "C" __global__ void vramkit_paged_decode_f32_f32(const float *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        float *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<float, vramkit_decode::KV_F32>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
 
-#define VRAMKIT_PAGED_DECODE_ALL_KV(Q, T)                                    \
-    VRAMKIT_PAGED_DECODE(vramkit_paged_decode_##Q##_f32, T, KV_F32)          \
-    VRAMKIT_PAGED_DECODE(vramkit_paged_decode_##Q##_f16, T, KV_F16)          \
-    VRAMKIT_PAGED_DECODE(vramkit_paged_decode_##Q##_bf16, T, KV_BF16)        \
-    VRAMKIT_PAGED_DECODE(vramkit_paged_decode_##Q##_i8, T, KV_I8)            \
-    VRAMKIT_PAGED_DECODE(vramkit_paged_decode_##Q##_e4m3, T, KV_E4M3)        \
-    VRAMKIT_PAGED_DECODE(vramkit_paged_decode_##Q##_e5m2, T, KV_E5M2)        \
-    extern "C" __global__ void vramkit_paged_decode_merge_##Q(                                                  \
-        const int *context_lens, const float *partials, T *out, float *lse, int batch, int heads, int head_dim, \
-        int split_tokens, int max_splits, int window_left) {                                                    \
-        paged_decode_merge<T>(context_lens, partials, out, lse, batch, heads, head_dim, split_tokens,           \
-                              max_splits, window_left);                                                         \
-    }
+extern "C" __global__ void vramkit_paged_decode_f32_f16(const float *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        float *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<float, vramkit_decode::KV_F16>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
 
-VRAMKIT_PAGED_DECODE_ALL_KV(f32, float)
-VRAMKIT_PAGED_DECODE_ALL_KV(f16, __half)
-VRAMKIT_PAGED_DECODE_ALL_KV(bf16, __nv_bfloat16)
+extern "C" __global__ void vramkit_paged_decode_f32_bf16(const float *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        float *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<float, vramkit_decode::KV_BF16>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_f32_i8(const float *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        float *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<float, vramkit_decode::KV_I8>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_f32_e4m3(const float *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        float *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<float, vramkit_decode::KV_E4M3>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_f32_e5m2(const float *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        float *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<float, vramkit_decode::KV_E5M2>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_merge_f32(const int *context_lens, const float *partials, float *out,
+        float *lse, int batch, int heads, int head_dim, int split_tokens, int max_splits, int window_left) {
+    vramkit_decode::paged_decode_merge<float>(context_lens, partials, out, lse, batch, heads, head_dim, split_tokens,
+                                            max_splits, window_left);
+}
+
+extern "C" __global__ void vramkit_paged_decode_f16_f32(const __half *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __half *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__half, vramkit_decode::KV_F32>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_f16_f16(const __half *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __half *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__half, vramkit_decode::KV_F16>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_f16_bf16(const __half *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __half *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__half, vramkit_decode::KV_BF16>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_f16_i8(const __half *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __half *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__half, vramkit_decode::KV_I8>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_f16_e4m3(const __half *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __half *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__half, vramkit_decode::KV_E4M3>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_f16_e5m2(const __half *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __half *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__half, vramkit_decode::KV_E5M2>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_merge_f16(const int *context_lens, const float *partials, __half *out,
+        float *lse, int batch, int heads, int head_dim, int split_tokens, int max_splits, int window_left) {
+    vramkit_decode::paged_decode_merge<__half>(context_lens, partials, out, lse, batch, heads, head_dim, split_tokens,
+                                            max_splits, window_left);
+}
+
+extern "C" __global__ void vramkit_paged_decode_bf16_f32(const __nv_bfloat16 *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __nv_bfloat16 *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__nv_bfloat16, vramkit_decode::KV_F32>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_bf16_f16(const __nv_bfloat16 *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __nv_bfloat16 *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__nv_bfloat16, vramkit_decode::KV_F16>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_bf16_bf16(const __nv_bfloat16 *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __nv_bfloat16 *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__nv_bfloat16, vramkit_decode::KV_BF16>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_bf16_i8(const __nv_bfloat16 *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __nv_bfloat16 *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__nv_bfloat16, vramkit_decode::KV_I8>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_bf16_e4m3(const __nv_bfloat16 *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __nv_bfloat16 *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__nv_bfloat16, vramkit_decode::KV_E4M3>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_bf16_e5m2(const __nv_bfloat16 *q, const void *kc, const void *vc,
+        const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens,
+        __nv_bfloat16 *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size,
+        int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode<__nv_bfloat16, vramkit_decode::KV_E5M2>(q, kc, vc, k_scales, v_scales, block_tables, max_blocks,
+        context_lens, out, lse, partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale,
+        window_left, softcap);
+}
+
+extern "C" __global__ void vramkit_paged_decode_merge_bf16(const int *context_lens, const float *partials, __nv_bfloat16 *out,
+        float *lse, int batch, int heads, int head_dim, int split_tokens, int max_splits, int window_left) {
+    vramkit_decode::paged_decode_merge<__nv_bfloat16>(context_lens, partials, out, lse, batch, heads, head_dim, split_tokens,
+                                            max_splits, window_left);
+}
