@@ -3,10 +3,10 @@
 // k/v [totalK, kvHeads, d], cu_seqlens offsets, GQA (query head h reads KV head h / (heads / kvHeads)), causal
 // (bottom-right), sliding window, softcap, LSE [heads, totalQ], rows that see no key output zeros.
 //
-// Launch: grid (ceil(max Lq / 64), heads, batch), 128 threads (4 warps, 16 query rows each), dynamic shared memory
-// flash_prefill_smem_bytes(d_pad, sizeof(T)) with d_pad = head_dim rounded up to 16 (<= 256); above 48 KiB the
+// Launch: grid (ceil(max Lq / BR), heads, batch), 32 x WARPS threads (16 query rows per warp), dynamic shared memory
+// flash_smem(BR, BC, d_pad) (see the entry points) with d_pad = head_dim rounded up to 16 (<= 256); above 48 KiB the
 // host sets cudaFuncAttributeMaxDynamicSharedMemorySize. Loop order of FlashAttention-2: the block owns a query
-// tile, streams 64-key tiles through shared memory, keeps the running max/sum per row (online softmax, Milakov &
+// tile, streams BC-key tiles through shared memory, keeps the running max/sum per row (online softmax, Milakov &
 // Gimelshein 2018) and rescales the FP32 output tile in shared memory. Key tiles outside the causal/window range
 // of the whole query tile are never loaded.
 #include <mma.h>
@@ -16,17 +16,16 @@ using namespace nvcuda;
 
 namespace vramkit_flash {
 
-constexpr int BR = 64;
-constexpr int BC = 64;
-constexpr int WARPS = 4;
-constexpr int THREADS = WARPS * 32;
-
-template <typename T>
+// WARPS warps of 16 query rows each; BC keys per tile (a multiple of 16).
+template <typename T, int WARPS, int BC>
 __device__ void flash_prefill(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__ v,
                               T *__restrict__ out, float *__restrict__ lse, const int *__restrict__ cu_q,
                               const int *__restrict__ cu_k, int total_q, int heads, int kv_heads, int head_dim,
                               int d_pad, float scale, int causal, int window_left, int window_right,
                               float softcap) {
+    constexpr int BR = WARPS * 16;
+    constexpr int THREADS = WARPS * 32;
+    constexpr int HALF = BC / 2;
     extern __shared__ __align__(128) unsigned char smem[];
     const int b = blockIdx.z;
     const int h = blockIdx.y;
@@ -106,17 +105,17 @@ __device__ void flash_prefill(const T *__restrict__ q, const T *__restrict__ k, 
         }
         __syncwarp();
 
-        // Online softmax: two lanes per row, 32 columns each.
+        // Online softmax: two lanes per row, BC / 2 columns each.
         {
             const int r = warp * 16 + (lane >> 1);
-            const int c0 = (lane & 1) * 32;
+            const int c0 = (lane & 1) * HALF;
             const long long pos = r0 + r + offset;
             const long long lo = vramkit::first_key(pos, window_left);
             const long long hi = vramkit::last_key(pos, lk, causal, window_right);
-            float s[32];
+            float s[HALF];
             float mx = -INFINITY;
 #pragma unroll
-            for (int c = 0; c < 32; ++c) {
+            for (int c = 0; c < HALF; ++c) {
                 const int j = c0 + c;
                 const long long key = k0 + j;
                 float x = vramkit::softcap_logit(sS[r * BC + j] * scale, softcap);
@@ -129,7 +128,7 @@ __device__ void flash_prefill(const T *__restrict__ q, const T *__restrict__ k, 
             const float m_new = fmaxf(m_old, mx);
             float sum = 0.f;
 #pragma unroll
-            for (int c = 0; c < 32; ++c) {
+            for (int c = 0; c < HALF; ++c) {
                 const float p = m_new == -INFINITY ? 0.f : __expf(s[c] - m_new);
                 sum += p;
                 sP[r * BC + c0 + c] = vramkit::from_float<T>(p);
@@ -184,17 +183,39 @@ __device__ void flash_prefill(const T *__restrict__ q, const T *__restrict__ k, 
 
 }  // namespace vramkit_flash
 
-// One entry point per element type, declared on one line each for scripts/build-kernels' manifest.
-extern "C" __global__ void vramkit_flash_prefill_f16(const __half *q, const __half *k, const __half *v, __half *out, float *lse,
-        const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad, float scale,
-        int causal, int window_left, int window_right, float softcap) {
-    vramkit_flash::flash_prefill<__half>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim, d_pad, scale,
-                                  causal, window_left, window_right, softcap);
+// Entry points, declared on one line each for scripts/build-kernels' manifest:
+//   vramkit_flash_prefill_<type>:       4 warps (64 query rows), 64-key tiles; dynamic shared memory
+//                                       flash_smem(64, 64, d_pad) exceeds 48 KiB for d_pad > 32, so the host must
+//                                       raise cudaFuncAttributeMaxDynamicSharedMemorySize first;
+//                                       grid.x = ceil(max Lq / 64).
+//   vramkit_flash_prefill_small_<type>: 1 warp (16 query rows), 16-key tiles; fits the default 48 KiB for every
+//                                       head dimension up to 256; grid.x = ceil(max Lq / 16).
+// flash_smem(BR, BC, d_pad) = (BR*d_pad + 2*BC*d_pad + BR*BC) * sizeof(T) + (BR*BC + BR*d_pad + 3*BR) * 4 bytes.
+
+extern "C" __global__ void vramkit_flash_prefill_f16(const __half *q, const __half *k, const __half *v, __half *out,
+        float *lse, const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad,
+        float scale, int causal, int window_left, int window_right, float softcap) {
+    vramkit_flash::flash_prefill<__half, 4, 64>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim,
+                                             d_pad, scale, causal, window_left, window_right, softcap);
 }
 
-extern "C" __global__ void vramkit_flash_prefill_bf16(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out, float *lse,
-        const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad, float scale,
-        int causal, int window_left, int window_right, float softcap) {
-    vramkit_flash::flash_prefill<__nv_bfloat16>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim, d_pad, scale,
-                                  causal, window_left, window_right, softcap);
+extern "C" __global__ void vramkit_flash_prefill_bf16(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out,
+        float *lse, const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad,
+        float scale, int causal, int window_left, int window_right, float softcap) {
+    vramkit_flash::flash_prefill<__nv_bfloat16, 4, 64>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim,
+                                             d_pad, scale, causal, window_left, window_right, softcap);
+}
+
+extern "C" __global__ void vramkit_flash_prefill_small_f16(const __half *q, const __half *k, const __half *v, __half *out,
+        float *lse, const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad,
+        float scale, int causal, int window_left, int window_right, float softcap) {
+    vramkit_flash::flash_prefill<__half, 1, 16>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim,
+                                             d_pad, scale, causal, window_left, window_right, softcap);
+}
+
+extern "C" __global__ void vramkit_flash_prefill_small_bf16(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out,
+        float *lse, const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad,
+        float scale, int causal, int window_left, int window_right, float softcap) {
+    vramkit_flash::flash_prefill<__nv_bfloat16, 1, 16>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim,
+                                             d_pad, scale, causal, window_left, window_right, softcap);
 }
