@@ -5,4 +5,5 @@ module io.vramkit.attention {
     requires static jdk.incubator.vector;
 
     exports io.vramkit.attention;
+    exports io.vramkit.attention.cuda;
 }

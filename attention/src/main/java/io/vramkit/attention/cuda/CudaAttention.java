@@ -1,0 +1,221 @@
+package io.vramkit.attention.cuda;
+
+import io.vramkit.attention.AttentionParams;
+import io.vramkit.attention.HeadTensor;
+import io.vramkit.core.DType;
+import io.vramkit.core.memory.Buffer;
+import io.vramkit.cuda.CudaStream;
+import io.vramkit.cuda.Dim3;
+import io.vramkit.cuda.KernelModule;
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+
+/**
+ * Launches the attention module's CUDA kernels ({@code attention/src/main/cuda}: {@code flash_prefill.cu},
+ * {@code paged_decode.cu}) on device buffers, with the semantics of {@link io.vramkit.attention.FlashAttention}
+ * and {@link io.vramkit.attention.PagedDecodeAttention}.
+ *
+ * <p><b>Unverified:</b> this launcher and the kernels have been compiled (nvcc, sm_80..sm_90) but not run on a GPU in
+ * this build; the {@code gpu}-tagged tests compare them with the CPU path when a device answers.
+ *
+ * <p>All buffers are device memory on the module's device, laid out as the CPU path documents; the caller owns them
+ * and keeps them alive until {@code stream} has run the kernels. Launches are asynchronous on {@code stream}.
+ * Thread-safe (the underlying {@link KernelModule} is); close once, after the last launch was queued.
+ *
+ * {@snippet :
+ * try (CudaAttention attention = CudaAttention.load(0); CudaStream stream = CudaStream.create(0)) {
+ *     attention.flashPrefill(q, k, v, out, null, cuQ, cuK, batch, maxLq, totalQ, 32, 8, 128, DType.BF16,
+ *             AttentionParams.builder().causal(true).build(), stream);
+ * }
+ * }
+ */
+public final class CudaAttention implements AutoCloseable {
+
+    /** The default dynamic shared memory a kernel may use without opting in, in bytes. */
+    public static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
+    /** Query heads per KV head the decode kernel packs at most. */
+    public static final int MAX_DECODE_GROUP = 8;
+
+    private final KernelModule module;
+
+    private CudaAttention(KernelModule module) {
+        this.module = module;
+    }
+
+    /**
+     * Loads the kernels on a device.
+     *
+     * @throws io.vramkit.cuda.KernelUnavailableException when the build had no nvcc or the GPU is not supported
+     * @throws io.vramkit.cuda.CudaException             when the driver fails
+     */
+    public static CudaAttention load(int deviceOrdinal) {
+        return new CudaAttention(KernelModule.load(deviceOrdinal, CudaAttention.class, "attention"));
+    }
+
+    /**
+     * Shared memory in bytes of a flash-prefill block of {@code rows} query rows and {@code keys} keys per tile.
+     */
+    public static long flashSharedBytes(int rows, int keys, int headDim, DType type) {
+        long dPad = (headDim + 15) / 16 * 16;
+        return (rows * dPad + 2L * keys * dPad + (long) rows * keys) * type.byteSize()
+                + ((long) rows * keys + rows * dPad + 3L * rows) * 4;
+    }
+
+    /**
+     * Queues flash-attention prefill. FP16 or BF16 inputs and output; {@code lse} ({@code [heads, totalQ]} FP32) may
+     * be null. Uses the 64-row kernel when its shared memory fits {@link #DEFAULT_SHARED_LIMIT}, else the 16-row one.
+     *
+     * @param cuSeqlensQ device {@code int32[batch + 1]}
+     * @param cuSeqlensK device {@code int32[batch + 1]}
+     * @param maxSeqlenQ the longest query sequence (sizes the grid)
+     * @throws IllegalArgumentException naming the argument: a null buffer, a type other than FP16/BF16, heads not a
+     *                                  multiple of kvHeads, a head dimension outside 1..256, a block mask (not
+     *                                  supported on CUDA), or a negative size
+     */
+    public void flashPrefill(Buffer q, Buffer k, Buffer v, Buffer out, Buffer lse, Buffer cuSeqlensQ,
+                             Buffer cuSeqlensK, int batch, int maxSeqlenQ, int totalQ, int heads, int kvHeads,
+                             int headDim, DType type, AttentionParams params, CudaStream stream) {
+        AttentionParams p = params == null ? AttentionParams.defaults() : params;
+        requireAll(q, "q", k, "k", v, "v", out, "out", cuSeqlensQ, "cuSeqlensQ", cuSeqlensK, "cuSeqlensK");
+        Objects.requireNonNull(stream, "stream");
+        String suffix = switch (type) {
+            case FP16 -> "f16";
+            case BF16 -> "bf16";
+            default -> throw new IllegalArgumentException("type must be FP16 or BF16 on CUDA, got " + type);
+        };
+        checkShape(heads, kvHeads, headDim);
+        if (batch < 1 || maxSeqlenQ < 0 || totalQ < 0) {
+            throw new IllegalArgumentException("batch (" + batch + ") must be >= 1 and maxSeqlenQ (" + maxSeqlenQ
+                    + "), totalQ (" + totalQ + ") >= 0");
+        }
+        if (p.blockMask() != null) {
+            throw new IllegalArgumentException("blockMask is not supported by the CUDA kernels, got " + p.blockMask());
+        }
+        if (maxSeqlenQ == 0) {
+            return;
+        }
+        boolean big = flashSharedBytes(64, 64, headDim, type) <= DEFAULT_SHARED_LIMIT;
+        int rows = big ? 64 : 16;
+        int shared = (int) flashSharedBytes(rows, big ? 64 : 16, headDim, type);
+        String name = "vramkit_flash_prefill_" + (big ? "" : "small_") + suffix;
+        module.function(name).launch(new Dim3((maxSeqlenQ + rows - 1) / rows, heads, batch),
+                Dim3.of(big ? 128 : 32), shared, stream, q, k, v, out, orNull(lse), cuSeqlensQ, cuSeqlensK, totalQ,
+                heads, kvHeads, headDim, (headDim + 15) / 16 * 16, p.scaleFor(headDim), p.causal() ? 1 : 0,
+                p.windowLeft(), p.windowRight(), p.softcap());
+    }
+
+    /** Bytes of the split partials buffer {@link #pagedDecode} needs. */
+    public static long partialsBytes(int batch, int heads, int headDim, int maxSplits) {
+        return (long) batch * heads * maxSplits * (headDim + 2) * 4;
+    }
+
+    /** Splits of {@code splitTokens} keys that a context of {@code maxContext} tokens needs at most. */
+    public static int maxSplits(int maxContext, int splitTokens) {
+        return Math.max(1, (maxContext + splitTokens - 1) / splitTokens);
+    }
+
+    /**
+     * Queues paged decode attention (and the split merge when a context spans several splits).
+     *
+     * @param q           device {@code [batch, heads, headDim]} of {@code qType} (FP32, FP16, BF16); out likewise
+     * @param kScales     device FP32 {@code [numBlocks, kvHeads]} for INT8/FP8 KV, else null; vScales likewise
+     * @param blockTables device {@code int32[batch, maxBlocksPerSeq]}
+     * @param contextLens device {@code int32[batch]}
+     * @param partials    device scratch of {@link #partialsBytes} bytes, or null when
+     *                    {@code maxSplits(maxContext, splitTokens) == 1}
+     * @param lse         device FP32 {@code [heads, batch]}, or null
+     * @throws IllegalArgumentException naming the argument (types, shapes, group above {@value #MAX_DECODE_GROUP},
+     *                                  missing scales or partials, a block mask)
+     */
+    public void pagedDecode(Buffer q, Buffer kCache, Buffer vCache, Buffer kScales, Buffer vScales,
+                            Buffer blockTables, int maxBlocksPerSeq, Buffer contextLens, Buffer out, Buffer lse,
+                            Buffer partials, int batch, int maxContext, int heads, int kvHeads, int headDim,
+                            int blockSize, DType qType, DType kvType, int splitTokens, AttentionParams params,
+                            CudaStream stream) {
+        AttentionParams p = params == null ? AttentionParams.defaults() : params;
+        requireAll(q, "q", kCache, "kCache", vCache, "vCache", blockTables, "blockTables", contextLens,
+                "contextLens", out, "out");
+        Objects.requireNonNull(stream, "stream");
+        String qs = switch (qType) {
+            case FP32 -> "f32";
+            case FP16 -> "f16";
+            case BF16 -> "bf16";
+            default -> throw new IllegalArgumentException("qType must be FP32, FP16 or BF16, got " + qType);
+        };
+        String kvs = switch (kvType) {
+            case FP32 -> "f32";
+            case FP16 -> "f16";
+            case BF16 -> "bf16";
+            case INT8 -> "i8";
+            case FP8_E4M3 -> "e4m3";
+            case FP8_E5M2 -> "e5m2";
+            default -> throw new IllegalArgumentException(
+                    "kvType must be FP32, FP16, BF16, INT8, FP8_E4M3 or FP8_E5M2, got " + kvType);
+        };
+        checkShape(heads, kvHeads, headDim);
+        if (heads / kvHeads > MAX_DECODE_GROUP) {
+            throw new IllegalArgumentException("heads / kvHeads = " + heads / kvHeads + " exceeds "
+                    + MAX_DECODE_GROUP + " on CUDA");
+        }
+        boolean quantized = kvType == DType.INT8 || kvType == DType.FP8_E4M3 || kvType == DType.FP8_E5M2;
+        if (quantized && (kScales == null || vScales == null)) {
+            throw new IllegalArgumentException("kScales and vScales are required for " + kvType);
+        }
+        if (batch < 1 || maxContext < 0 || blockSize < 1 || splitTokens < 1 || maxBlocksPerSeq < 0) {
+            throw new IllegalArgumentException("batch " + batch + ", maxContext " + maxContext + ", blockSize "
+                    + blockSize + ", splitTokens " + splitTokens + ", maxBlocksPerSeq " + maxBlocksPerSeq
+                    + " out of range");
+        }
+        if (p.blockMask() != null) {
+            throw new IllegalArgumentException("blockMask is not supported by decode attention, got "
+                    + p.blockMask());
+        }
+        int splits = maxSplits(maxContext, splitTokens);
+        if (splits > 1 && partials == null) {
+            throw new IllegalArgumentException("partials must hold " + partialsBytes(batch, heads, headDim, splits)
+                    + " bytes for " + splits + " splits");
+        }
+        module.function("vramkit_paged_decode_" + qs + "_" + kvs).launch(new Dim3(splits, kvHeads, batch),
+                Dim3.of(128), 0, stream, q, kCache, vCache, orNull(kScales), orNull(vScales), blockTables,
+                maxBlocksPerSeq, contextLens, out, orNull(lse), orNull(partials), batch, heads, kvHeads, headDim,
+                blockSize, splitTokens, splits, p.scaleFor(headDim), p.windowLeft(), p.softcap());
+        if (splits > 1) {
+            module.function("vramkit_paged_decode_merge_" + qs).launch(new Dim3(heads, batch, 1), Dim3.of(128), 0,
+                    stream, contextLens, partials, out, orNull(lse), batch, heads, headDim, splitTokens, splits,
+                    p.windowLeft());
+        }
+    }
+
+    private static Object orNull(Buffer b) {
+        return b == null ? MemorySegment.NULL : b;
+    }
+
+    private static void checkShape(int heads, int kvHeads, int headDim) {
+        if (kvHeads < 1 || heads < 1 || heads % kvHeads != 0) {
+            throw new IllegalArgumentException("query heads (" + heads + ") must be a multiple of kvHeads ("
+                    + kvHeads + ")");
+        }
+        if (headDim < 1 || headDim > HeadTensor.MAX_HEAD_DIM) {
+            throw new IllegalArgumentException("headDim must be in 1.." + HeadTensor.MAX_HEAD_DIM + ", got "
+                    + headDim);
+        }
+    }
+
+    private static void requireAll(Object... pairs) {
+        for (int i = 0; i < pairs.length; i += 2) {
+            if (pairs[i] == null) {
+                throw new IllegalArgumentException(pairs[i + 1] + " must not be null");
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        module.close();
+    }
+
+    @Override
+    public String toString() {
+        return "CudaAttention[" + module + "]";
+    }
+}

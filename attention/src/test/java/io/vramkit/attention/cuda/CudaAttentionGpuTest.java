@@ -1,0 +1,173 @@
+package io.vramkit.attention.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.vramkit.attention.AttentionParams;
+import io.vramkit.attention.FlashAttention;
+import io.vramkit.attention.HeadTensor;
+import io.vramkit.attention.KvCacheView;
+import io.vramkit.attention.PagedDecodeAttention;
+import io.vramkit.core.DType;
+import io.vramkit.core.memory.Buffer;
+import io.vramkit.cuda.Cuda;
+import io.vramkit.cuda.CudaMallocResource;
+import io.vramkit.cuda.CudaStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** The CUDA kernels against the CPU path on the same data. Skipped unless a CUDA device answers. */
+@Tag("gpu")
+class CudaAttentionGpuTest {
+
+    private static void assumeGpu() {
+        Cuda.CudaStatus status = Cuda.status();
+        assumeTrue(status.usable(), "no usable CUDA device: " + status.message());
+    }
+
+    private static MemorySegment random(Arena arena, DType type, Random rnd, long n) {
+        MemorySegment s = arena.allocate(Math.max(1, n * type.byteSize()), 64);
+        HeadTensor t = HeadTensor.of(s, type, (int) n, 1, 1);
+        for (int i = 0; i < n; i++) {
+            t.set(i, 0, 0, (float) rnd.nextGaussian());
+        }
+        return s;
+    }
+
+    private static Buffer upload(CudaMallocResource dev, CudaStream stream, MemorySegment host) {
+        Buffer b = Buffer.allocate(dev, Math.max(1, host.byteSize()), 256, stream);
+        stream.copyToDeviceAsync(host, b, 0);
+        return b;
+    }
+
+    private static double maxDiff(HeadTensor a, HeadTensor b) {
+        double e = 0;
+        for (int t = 0; t < a.tokens(); t++) {
+            for (int h = 0; h < a.heads(); h++) {
+                for (int c = 0; c < a.headDim(); c++) {
+                    double d = Math.abs(a.get(t, h, c) - b.get(t, h, c));
+                    e = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(e, d);
+                }
+            }
+        }
+        return e;
+    }
+
+    @Test
+    void flashPrefillMatchesTheCpuPath() {
+        assumeGpu();
+        Random rnd = new Random(1);
+        int[] cu = {0, 100, 100, 613};
+        int[] cuK = {0, 130, 141, 654};
+        int heads = 8;
+        int kvHeads = 2;
+        try (Arena arena = Arena.ofShared(); CudaMallocResource dev = new CudaMallocResource(0);
+             CudaStream stream = CudaStream.create(0); CudaAttention gpu = CudaAttention.load(0)) {
+            for (DType type : new DType[] {DType.FP16, DType.BF16}) {
+                for (int d : new int[] {64, 128, 80}) {
+                    MemorySegment q = random(arena, type, rnd, (long) cu[3] * heads * d);
+                    MemorySegment k = random(arena, type, rnd, (long) cuK[3] * kvHeads * d);
+                    MemorySegment v = random(arena, type, rnd, (long) cuK[3] * kvHeads * d);
+                    MemorySegment out = arena.allocate((long) cu[3] * heads * d * 2, 64);
+                    AttentionParams p = AttentionParams.builder().causal(true).window(200, 0).build();
+                    try (Buffer dq = upload(dev, stream, q); Buffer dk = upload(dev, stream, k);
+                         Buffer dv = upload(dev, stream, v); Buffer dout = upload(dev, stream, out);
+                         Buffer dcq = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, cu));
+                         Buffer dck = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, cuK))) {
+                        gpu.flashPrefill(dq, dk, dv, dout, null, dcq, dck, 3, 513, cu[3], heads, kvHeads, d, type, p,
+                                stream);
+                        stream.copyToHostAsync(dout, 0, out);
+                        stream.synchronize();
+                    }
+                    HeadTensor ref = HeadTensor.of(new float[cu[3] * heads * d], cu[3], heads, d);
+                    new FlashAttention().forward(HeadTensor.of(q, type, cu[3], heads, d),
+                            HeadTensor.of(k, type, cuK[3], kvHeads, d), HeadTensor.of(v, type, cuK[3], kvHeads, d),
+                            cu, cuK, p, ref);
+                    double diff = maxDiff(HeadTensor.of(out, type, cu[3], heads, d), ref);
+                    assertTrue(diff < (type == DType.FP16 ? 1e-2 : 4e-2), type + " d=" + d + ": " + diff);
+                }
+            }
+        }
+    }
+
+    @Test
+    void pagedDecodeMatchesTheCpuPath() {
+        assumeGpu();
+        Random rnd = new Random(2);
+        int heads = 32;
+        int kvHeads = 8;
+        int d = 128;
+        int bs = 16;
+        int[] ctx = {1, 700, 5000};
+        int maxBlocks = (5000 + bs - 1) / bs;
+        int numBlocks = 3 * maxBlocks;
+        try (Arena arena = Arena.ofShared(); CudaMallocResource dev = new CudaMallocResource(0);
+             CudaStream stream = CudaStream.create(0); CudaAttention gpu = CudaAttention.load(0)) {
+            for (DType kvType : new DType[] {DType.BF16, DType.INT8, DType.FP8_E4M3}) {
+                long elems = (long) numBlocks * bs * kvHeads * d;
+                MemorySegment k = arena.allocate(elems * kvType.byteSize(), 64);
+                MemorySegment v = arena.allocate(elems * kvType.byteSize(), 64);
+                for (long i = 0; i < k.byteSize(); i++) {
+                    byte x = (byte) (rnd.nextInt(120) - 60);
+                    k.set(ValueLayout.JAVA_BYTE, i, kvType == DType.BF16 && i % 2 == 1 ? (byte) 0x3F : x);
+                    v.set(ValueLayout.JAVA_BYTE, i, kvType == DType.BF16 && i % 2 == 1 ? (byte) 0xBF : x);
+                }
+                boolean quant = kvType != DType.BF16;
+                MemorySegment ks = quant ? arena.allocate(numBlocks * kvHeads * 4L, 64) : null;
+                MemorySegment vs = quant ? arena.allocate(numBlocks * kvHeads * 4L, 64) : null;
+                if (quant) {
+                    for (int i = 0; i < numBlocks * kvHeads; i++) {
+                        ks.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.01f + rnd.nextFloat() * 0.01f);
+                        vs.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.01f + rnd.nextFloat() * 0.01f);
+                    }
+                }
+                int[][] tables = new int[3][maxBlocks];
+                int[] flat = new int[3 * maxBlocks];
+                for (int b = 0; b < 3; b++) {
+                    for (int i = 0; i < maxBlocks; i++) {
+                        tables[b][i] = (b * maxBlocks + i * 7) % numBlocks;
+                        flat[b * maxBlocks + i] = tables[b][i];
+                    }
+                }
+                MemorySegment q = random(arena, DType.FP32, rnd, 3L * heads * d);
+                MemorySegment out = arena.allocate(3L * heads * d * 4, 64);
+                int split = 1024;
+                int splits = CudaAttention.maxSplits(5000, split);
+                try (Buffer dq = upload(dev, stream, q); Buffer dk = upload(dev, stream, k);
+                     Buffer dv = upload(dev, stream, v); Buffer dout = upload(dev, stream, out);
+                     Buffer dks = quant ? upload(dev, stream, ks) : null;
+                     Buffer dvs = quant ? upload(dev, stream, vs) : null;
+                     Buffer dt = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, flat));
+                     Buffer dc = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, ctx));
+                     Buffer part = Buffer.allocate(dev, CudaAttention.partialsBytes(3, heads, d, splits), 256,
+                             stream)) {
+                    gpu.pagedDecode(dq, dk, dv, dks, dvs, dt, maxBlocks, dc, dout, null, part, 3, 5000, heads,
+                            kvHeads, d, bs, DType.FP32, kvType, split, null, stream);
+                    stream.copyToHostAsync(dout, 0, out);
+                    stream.synchronize();
+                }
+                KvCacheView view = new KvCacheView(k, v, kvType, numBlocks, bs, kvHeads, d, ks, vs);
+                HeadTensor ref = HeadTensor.of(new float[3 * heads * d], 3, heads, d);
+                new PagedDecodeAttention().decode(HeadTensor.of(q, DType.FP32, 3, heads, d), view, tables, ctx, null,
+                        ref);
+                double diff = maxDiff(HeadTensor.of(out, DType.FP32, 3, heads, d), ref);
+                assertTrue(diff < 1e-3, kvType + ": " + diff);
+            }
+        }
+    }
+
+    @Test
+    void badArgumentsAreNamedBeforeAnyLaunch() {
+        assumeGpu();
+        try (CudaAttention gpu = CudaAttention.load(0); CudaStream stream = CudaStream.create(0)) {
+            var e = assertThrows(IllegalArgumentException.class, () -> gpu.flashPrefill(null, null, null, null, null,
+                    null, null, 1, 1, 1, 8, 2, 64, DType.FP16, null, stream));
+            assertTrue(e.getMessage().contains("q"), e.getMessage());
+        }
+    }
+}
