@@ -1,7 +1,5 @@
 package io.vramkit.core.kv;
 
-import java.util.HashMap;
-
 /**
  * Block accounting of a paged KV cache: reference counts, the free list, the prefix-cache hash table, the LRU list of
  * cached blocks no one references, and a slab of compressed blocks carved out of whole blocks.
@@ -49,7 +47,7 @@ public final class KvBlockPool {
     private final long[] parentHash;
     private final long[] salt;
     private final int[] blockTokens;
-    private final HashMap<Long, Integer> byHash = new HashMap<>();
+    private final LongIntMap byHash;
 
     private final int[] compRef;
     private final int[] slabUsed;
@@ -109,6 +107,7 @@ public final class KvBlockPool {
         parentHash = new long[numBlocks];
         salt = new long[numBlocks];
         blockTokens = new int[numBlocks * blockSize];
+        byHash = new LongIntMap(numBlocks);
         compRef = new int[ratio > 1 ? numBlocks * ratio : 0];
         slabUsed = new int[ratio > 1 ? numBlocks : 0];
         inPartial = new boolean[ratio > 1 ? numBlocks : 0];
@@ -307,11 +306,10 @@ public final class KvBlockPool {
      * @return the block id, or -1 on a miss
      */
     public int lookup(long blockHash, long parent, long saltValue, int[] tokens, int offset) {
-        Integer b = byHash.get(blockHash);
-        if (b == null) {
+        int p = byHash.get(blockHash);
+        if (p < 0) {
             return -1;
         }
-        int p = b;
         if (parentHash[p] != parent || salt[p] != saltValue) {
             return -1;
         }
@@ -342,7 +340,7 @@ public final class KvBlockPool {
             throw new IllegalStateException("only a full block in use can be cached; block " + block + " is "
                     + stateName(block) + " with " + fill[block] + " of " + blockSize + " tokens");
         }
-        if (hashed[block] || byHash.containsKey(blockHash)) {
+        if (hashed[block] || !byHash.putIfAbsent(blockHash, block)) {
             return false;
         }
         hashed[block] = true;
@@ -350,7 +348,6 @@ public final class KvBlockPool {
         parentHash[block] = parent;
         salt[block] = saltValue;
         System.arraycopy(tokens, offset, blockTokens, block * blockSize, blockSize);
-        byHash.put(blockHash, block);
         return true;
     }
 
@@ -544,10 +541,14 @@ public final class KvBlockPool {
         require(comp == compressedInUse, "compressed count " + comp + " != tracked " + compressedInUse);
         require(slots == usedSlots, "used slots " + slots + " != tracked " + usedSlots);
         require(free + used + evict + slab == numBlocks, "states do not add up to numBlocks");
-        for (var e : byHash.entrySet()) {
-            int b = e.getValue();
-            require(hashed[b] && hash[b] == e.getKey(), "hash table entry for block " + b + " is stale");
+        require(byHash.allMatch((key, b) -> hashed[b] && hash[b] == key), "a hash table entry is stale");
+        int cached = 0;
+        for (int b = 0; b < numBlocks; b++) {
+            if (hashed[b]) {
+                cached++;
+            }
         }
+        require(cached == byHash.size(), "cached blocks " + cached + " != hash table size " + byHash.size());
     }
 
     private static void require(boolean ok, String what) {
