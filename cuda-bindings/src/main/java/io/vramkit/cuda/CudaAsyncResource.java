@@ -63,18 +63,8 @@ public final class CudaAsyncResource extends DeviceResourceBase {
 
     @Override
     public long allocate(long bytes, long alignment, Stream stream) {
-        checkArgs(bytes, alignment, stream);
-        CudaNative.setDevice(device);
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            int rc = cudart_h.cudaMallocAsync(out, bytes, streamHandle(stream));
-            if (rc != cudart_h.cudaSuccess) {
-                throw allocationFailure("cudaMallocAsync", rc, bytes);
-            }
-            long address = out.get(ValueLayout.ADDRESS, 0).address();
-            recordAllocation(address, bytes);
-            return address;
-        }
+        return allocateWith("cudaMallocAsync", bytes, alignment, stream,
+                out -> cudart_h.cudaMallocAsync(out, bytes, streamHandle(stream)));
     }
 
     @Override

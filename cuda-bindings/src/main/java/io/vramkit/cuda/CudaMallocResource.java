@@ -2,9 +2,7 @@ package io.vramkit.cuda;
 
 import io.vramkit.core.memory.Stream;
 import io.vramkit.cuda.internal.panama.cudart_h;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * Device memory from {@code cudaMalloc} and {@code cudaFree}: the plain upstream for core's pools.
@@ -34,18 +32,7 @@ public final class CudaMallocResource extends DeviceResourceBase {
 
     @Override
     public long allocate(long bytes, long alignment, Stream stream) {
-        checkArgs(bytes, alignment, stream);
-        CudaNative.setDevice(device);
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            int rc = cudart_h.cudaMalloc(out, bytes);
-            if (rc != cudart_h.cudaSuccess) {
-                throw allocationFailure("cudaMalloc", rc, bytes);
-            }
-            long address = out.get(ValueLayout.ADDRESS, 0).address();
-            recordAllocation(address, bytes);
-            return address;
-        }
+        return allocateWith("cudaMalloc", bytes, alignment, stream, out -> cudart_h.cudaMalloc(out, bytes));
     }
 
     @Override

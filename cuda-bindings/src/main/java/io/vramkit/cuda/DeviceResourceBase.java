@@ -5,6 +5,9 @@ import io.vramkit.core.memory.MemoryResource;
 import io.vramkit.core.memory.OutOfMemoryException;
 import io.vramkit.core.memory.Stream;
 import io.vramkit.cuda.internal.panama.cudart_h;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -76,9 +79,27 @@ abstract sealed class DeviceResourceBase implements MemoryResource permits CudaM
         }
     }
 
-    void recordAllocation(long address, long bytes) {
-        live.put(address, bytes);
-        usedBytes.addAndGet(bytes);
+    /** One native allocation call writing the new address through {@code out}; returns its error code. */
+    @FunctionalInterface
+    interface NativeAllocation {
+        int call(MemorySegment out);
+    }
+
+    /** Checks the arguments, runs the allocation on this device, maps failures, and records the allocation. */
+    long allocateWith(String function, long bytes, long alignment, Stream stream, NativeAllocation allocation) {
+        checkArgs(bytes, alignment, stream);
+        CudaNative.setDevice(device);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            int rc = allocation.call(out);
+            if (rc != cudart_h.cudaSuccess) {
+                throw allocationFailure(function, rc, bytes);
+            }
+            long address = out.get(ValueLayout.ADDRESS, 0).address();
+            live.put(address, bytes);
+            usedBytes.addAndGet(bytes);
+            return address;
+        }
     }
 
     /** Removes a live allocation, or throws without changing anything. */

@@ -4,9 +4,9 @@ import io.vramkit.core.memory.Buffer;
 import io.vramkit.core.memory.MemoryKind;
 import io.vramkit.core.memory.MemoryResource;
 import io.vramkit.core.memory.Stream;
-import java.nio.ByteOrder;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
 /**
  * A debugging adaptor that poisons memory when it is freed, before handing it back upstream, so that a
