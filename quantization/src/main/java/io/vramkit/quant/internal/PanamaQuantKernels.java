@@ -10,7 +10,6 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -39,8 +38,14 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
             WIDE ? VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : null;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final boolean NF4_LUT = L == 16;
-    private static final float[] NF4_TABLE = Layouts.NF4.clone();
+    private static final boolean NF4_LUT = L == 16 && I.length() == 16;
+    private static final int[] NF4_BITS = new int[16];
+
+    static {
+        for (int i = 0; i < 16; i++) {
+            NF4_BITS[i] = Float.floatToRawIntBits(Layouts.NF4[i]);
+        }
+    }
 
     /** Creates the kernels (stateless). */
     public PanamaQuantKernels() {
@@ -94,16 +99,17 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
             return super.nf4SqError(w, base, n, a);
         }
         float inv = 1f / a;
-        FloatVector lut = FloatVector.fromArray(F, NF4_TABLE, 0);
+        IntVector lut = IntVector.fromArray(I, NF4_BITS, 0);
         FloatVector acc = FloatVector.zero(F);
         for (int i = 0; i < n; i += L) {
             FloatVector v = FloatVector.fromArray(F, w, base + i);
             FloatVector nv = v.mul(inv);
-            IntVector code = IntVector.zero(I);
+            FloatVector code = FloatVector.zero(F);
             for (float mid : Layouts.NF4_MIDPOINTS) {
-                code = code.add(1, nv.compare(VectorOperators.GT, mid).cast(I));
+                code = code.add(1f, nv.compare(VectorOperators.GT, mid));
             }
-            FloatVector d = lut.rearrange(code.toShuffle().cast(F)).mul(a).sub(v);
+            IntVector idx = (IntVector) code.convertShape(VectorOperators.F2I, I, 0);
+            FloatVector d = lut.rearrange(idx.toShuffle()).reinterpretAsFloats().mul(a).sub(v);
             acc = d.fma(d, acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
@@ -331,7 +337,7 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
             }
             xsum[gi] = s;
         }
-        FloatVector lut = nf4 ? FloatVector.fromArray(F, NF4_TABLE, 0) : null;
+        IntVector lut = nf4 ? IntVector.fromArray(I, NF4_BITS, 0) : null;
         for (int r = r0; r < r1; r++) {
             long rowOff = (long) r * (cols / 2);
             FloatVector total = FloatVector.zero(F);
@@ -347,8 +353,8 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
                     FloatVector wl;
                     FloatVector wh;
                     if (nf4) {
-                        wl = lut.rearrange(nibbleShuffle(lo));
-                        wh = lut.rearrange(nibbleShuffle(hi));
+                        wl = nf4Lookup(lut, lo);
+                        wh = nf4Lookup(lut, hi);
                     } else {
                         wl = (FloatVector) lo.convertShape(VectorOperators.B2F, F, 0);
                         wh = (FloatVector) hi.convertShape(VectorOperators.B2F, F, 0);
@@ -366,8 +372,10 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
         }
     }
 
-    private static VectorShuffle<Float> nibbleShuffle(ByteVector nibbles) {
-        return ((IntVector) nibbles.convertShape(VectorOperators.B2I, I, 0)).toShuffle().cast(F);
+    /** NF4 codebook lookup: an int-lane permute of the codebook's bit patterns (one vpermd on AVX-512). */
+    private static FloatVector nf4Lookup(IntVector lutBits, ByteVector nibbles) {
+        IntVector idx = (IntVector) nibbles.convertShape(VectorOperators.B2I, I, 0);
+        return lutBits.rearrange(idx.toShuffle()).reinterpretAsFloats();
     }
 
     /** Decodes row {@code r} of a 4-bit tensor into {@code out} in the permuted column order of {@link #permute}. */
@@ -376,7 +384,7 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
         int gpr = t.groupsPerRow();
         int g = cols / gpr;
         boolean nf4 = t.format().scheme() == QuantFormat.Scheme.NF4;
-        FloatVector lut = nf4 ? FloatVector.fromArray(F, NF4_TABLE, 0) : null;
+        IntVector lut = nf4 ? IntVector.fromArray(I, NF4_BITS, 0) : null;
         long rowOff = (long) r * (cols / 2);
         for (int gi = 0; gi < gpr; gi++) {
             float s = t.scale(r, gi);
@@ -386,8 +394,8 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
                 ByteVector lo = bv.and((byte) 0x0F);
                 ByteVector hi = bv.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F);
                 if (nf4) {
-                    lut.rearrange(nibbleShuffle(lo)).mul(s).intoArray(out, c);
-                    lut.rearrange(nibbleShuffle(hi)).mul(s).intoArray(out, c + L);
+                    nf4Lookup(lut, lo).mul(s).intoArray(out, c);
+                    nf4Lookup(lut, hi).mul(s).intoArray(out, c + L);
                 } else {
                     ((FloatVector) lo.convertShape(VectorOperators.B2F, F, 0)).sub(z).mul(s).intoArray(out, c);
                     ((FloatVector) hi.convertShape(VectorOperators.B2F, F, 0)).sub(z).mul(s).intoArray(out, c + L);
