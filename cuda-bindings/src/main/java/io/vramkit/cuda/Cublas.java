@@ -4,6 +4,7 @@ import io.vramkit.core.DType;
 import io.vramkit.core.memory.Buffer;
 import io.vramkit.core.memory.MemoryKind;
 import io.vramkit.core.memory.MemoryResource;
+import io.vramkit.cuda.internal.NativeLibraries;
 import io.vramkit.cuda.internal.panama.cublas_h;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -72,6 +73,7 @@ public final class Cublas implements AutoCloseable {
             throw new IllegalArgumentException("workspaceResource must hold device memory, got "
                     + workspaceResource.kind());
         }
+        NativeLibraries.require(CudaLibrary.CUBLAS);
         CudaNative.setDevice(stream.deviceOrdinal());
         long handle;
         try (Arena arena = Arena.ofConfined()) {

@@ -163,6 +163,9 @@ public final class Cuda {
     private enum Call { RUNTIME_VERSION, DRIVER_VERSION, DEVICE_COUNT }
 
     private static int intOut(String function, Call call) {
+        // Load (or fail with the loader's diagnosis) before touching a binding, whose lazy holder would otherwise
+        // wrap the failure in an ExceptionInInitializerError.
+        NativeLibraries.require(CudaLibrary.CUDART);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
             int rc = switch (call) {

@@ -1,5 +1,6 @@
 package io.vramkit.cuda;
 
+import io.vramkit.cuda.internal.NativeLibraries;
 import io.vramkit.cuda.internal.panama.cuda_h;
 import io.vramkit.cuda.internal.panama.cudart_h;
 import java.lang.foreign.Arena;
@@ -78,11 +79,16 @@ final class CudaNative {
         }
     }
 
-    /** Calls {@code cuInit(0)} once per JVM. */
+    /**
+     * Calls {@code cuInit(0)} once per JVM.
+     *
+     * @throws CudaLibraryException if libcuda (the NVIDIA driver) cannot be loaded
+     */
     static void initDriver() {
         if (!driverInitialized) {
             synchronized (CudaNative.class) {
                 if (!driverInitialized) {
+                    NativeLibraries.require(CudaLibrary.CUDA);
                     checkDriver("cuInit", cuda_h.cuInit(0));
                     driverInitialized = true;
                 }

@@ -79,10 +79,7 @@ public final class KernelFunction {
         stream.checkOpen();
         long start = System.nanoTime();
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment params = arena.allocate(ValueLayout.ADDRESS, Math.max(1, values.length));
-            for (int i = 0; i < values.length; i++) {
-                params.setAtIndex(ValueLayout.ADDRESS, i, marshal(arena, i, values[i]));
-            }
+            MemorySegment params = marshalArgs(arena, name, values);
             CudaNative.setDevice(module.deviceOrdinal());
             CudaNative.checkDriver("cuLaunchKernel", cuda_h.cuLaunchKernel(MemorySegment.ofAddress(function),
                     grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(), sharedBytes, stream.handle(),
@@ -100,7 +97,21 @@ public final class KernelFunction {
         }
     }
 
-    private MemorySegment marshal(Arena arena, int index, Object value) {
+    /**
+     * Builds the {@code void**} kernel-parameter array: one pointer per argument, to a copy of its value.
+     *
+     * @throws IllegalArgumentException naming the index of a null or unsupported argument
+     * @throws IllegalStateException    naming the index of a closed buffer
+     */
+    static MemorySegment marshalArgs(Arena arena, String name, Object[] values) {
+        MemorySegment params = arena.allocate(ValueLayout.ADDRESS, Math.max(1, values.length));
+        for (int i = 0; i < values.length; i++) {
+            params.setAtIndex(ValueLayout.ADDRESS, i, marshal(arena, name, i, values[i]));
+        }
+        return params;
+    }
+
+    private static MemorySegment marshal(Arena arena, String name, int index, Object value) {
         return switch (value) {
             case null -> throw new IllegalArgumentException("args[" + index + "] of kernel " + name + " is null");
             case Buffer b -> {
