@@ -1,0 +1,114 @@
+// vramkit quantization: fused dequantize-GEMV for decode, W4A16 (INT4 symmetric/asymmetric, NF4) and W8A16
+// (INT8 per-channel or grouped), batch 1-16: y[b, r] = sum_c x[b, c] * W[r, c], FP16 activations, FP32
+// accumulation and FP32 output. Layouts of docs/formats.md.
+//
+// One warp per output row; each lane reads 16 contiguous code bytes per step (32 weights for 4-bit, 16 for
+// INT8) with one 128-bit load, so a warp streams 512 bytes of the row per step, fully coalesced. Requirements
+// (checked by the launcher): cols % 32 == 0 and group % 32 == 0 (4-bit) or group % 16 == 0 (INT8), and 16-byte
+// aligned row starts (cols % 32 == 0 guarantees it for 4-bit, cols % 16 == 0 for INT8).
+#include "quant_common.cuh"
+
+using namespace vramkit_quant;
+
+namespace {
+
+template <int BATCH>
+__device__ __forceinline__ void accumulate8(float (&acc)[BATCH], const __half* __restrict__ x, long xstride, int c,
+                                           const float (&wv)[8]) {
+    #pragma unroll
+    for (int b = 0; b < BATCH; b++) {
+        uint4 raw = *reinterpret_cast<const uint4*>(x + b * xstride + c);
+        const __half2* h = reinterpret_cast<const __half2*>(&raw);
+        float s = 0.0f;
+        #pragma unroll
+        for (int k = 0; k < 4; k++) {
+            float2 f = __half22float2(h[k]);
+            s = fmaf(wv[2 * k], f.x, s);
+            s = fmaf(wv[2 * k + 1], f.y, s);
+        }
+        acc[b] += s;
+    }
+}
+
+template <int BATCH>
+__device__ void gemv4_row(const QuantTensor& t, const __half* __restrict__ x, float* __restrict__ y, int r) {
+    const int lane = threadIdx.x % 32;
+    const bool nf4 = t.scheme == NF4;
+    float acc[BATCH];
+    #pragma unroll
+    for (int b = 0; b < BATCH; b++) acc[b] = 0.0f;
+    const uint8_t* row = t.codes + (long) r * (t.cols / 2);
+    for (int c = lane * 32; c < t.cols; c += 32 * 32) {
+        uint4 raw = *reinterpret_cast<const uint4*>(row + c / 2);
+        const uint8_t* bytes = reinterpret_cast<const uint8_t*>(&raw);
+        const int g = c / t.group;
+        const float s = group_scale(t, r, g);
+        const float z = (float) group_zero(t, r, g);
+        #pragma unroll
+        for (int part = 0; part < 4; part++) {
+            float wv[8];
+            #pragma unroll
+            for (int k = 0; k < 4; k++) {
+                uint8_t bt = bytes[part * 4 + k];
+                int lo = bt & 15;
+                int hi = bt >> 4;
+                wv[2 * k] = nf4 ? kNf4[lo] * s : ((float) lo - z) * s;
+                wv[2 * k + 1] = nf4 ? kNf4[hi] * s : ((float) hi - z) * s;
+            }
+            accumulate8<BATCH>(acc, x, t.cols, c + part * 8, wv);
+        }
+    }
+    #pragma unroll
+    for (int b = 0; b < BATCH; b++) {
+        float v = warp_sum(acc[b]);
+        if (lane == 0) y[(long) b * t.rows + r] = v;
+    }
+}
+
+template <int BATCH>
+__device__ void gemv8_row(const QuantTensor& t, const __half* __restrict__ x, float* __restrict__ y, int r) {
+    const int lane = threadIdx.x % 32;
+    float acc[BATCH];
+    #pragma unroll
+    for (int b = 0; b < BATCH; b++) acc[b] = 0.0f;
+    const int8_t* row = reinterpret_cast<const int8_t*>(t.codes) + (long) r * t.cols;
+    for (int c = lane * 16; c < t.cols; c += 32 * 16) {
+        uint4 raw = *reinterpret_cast<const uint4*>(row + c);
+        const int8_t* q = reinterpret_cast<const int8_t*>(&raw);
+        const float s = group_scale(t, r, c / t.group);
+        #pragma unroll
+        for (int part = 0; part < 2; part++) {
+            float wv[8];
+            #pragma unroll
+            for (int k = 0; k < 8; k++) wv[k] = (float) q[part * 8 + k] * s;
+            accumulate8<BATCH>(acc, x, t.cols, c + part * 8, wv);
+        }
+    }
+    #pragma unroll
+    for (int b = 0; b < BATCH; b++) {
+        float v = warp_sum(acc[b]);
+        if (lane == 0) y[(long) b * t.rows + r] = v;
+    }
+}
+
+template <int BATCH>
+__device__ __forceinline__ void gemv_kernel(QuantTensor t, const __half* __restrict__ x, float* __restrict__ y) {
+    const int warps = blockDim.x / 32;
+    for (int r = blockIdx.x * warps + threadIdx.x / 32; r < t.rows; r += gridDim.x * warps) {
+        if (t.scheme == INT8) {
+            gemv8_row<BATCH>(t, x, y, r);
+        } else {
+            gemv4_row<BATCH>(t, x, y, r);
+        }
+    }
+}
+
+}  // namespace
+
+// Entry points with C names for the driver API: one per batch size class. Batches between the instantiated
+// sizes run the next larger kernel on zero-padded activations, or several launches (the launcher decides).
+extern "C" __global__ void vramkit_gemv_b1(QuantTensor t, const __half* x, float* y) { gemv_kernel<1>(t, x, y); }
+extern "C" __global__ void vramkit_gemv_b2(QuantTensor t, const __half* x, float* y) { gemv_kernel<2>(t, x, y); }
+extern "C" __global__ void vramkit_gemv_b4(QuantTensor t, const __half* x, float* y) { gemv_kernel<4>(t, x, y); }
+extern "C" __global__ void vramkit_gemv_b8(QuantTensor t, const __half* x, float* y) { gemv_kernel<8>(t, x, y); }
+extern "C" __global__ void vramkit_gemv_b16(QuantTensor t, const __half* x, float* y) { gemv_kernel<16>(t, x, y); }
