@@ -1,5 +1,7 @@
 package io.vramkit.core.planner;
 
+import io.vramkit.core.memory.internal.Json;
+
 import java.util.Map;
 
 /**
@@ -71,13 +73,17 @@ public record ModelConfig(String name, int vocabSize, int hiddenSize, int interm
      * @param json the file's text
      * @throws IllegalArgumentException for invalid JSON, a missing or mistyped field (named), or an invalid shape
      */
-    @SuppressWarnings("unchecked")
     public static ModelConfig fromHuggingFace(String name, String json) {
-        Object root = Json.parse(json);
-        if (!(root instanceof Map)) {
-            throw new IllegalArgumentException("config.json of " + name + " must be a JSON object");
+        if (json == null) {
+            throw new IllegalArgumentException("config.json text of " + name + " must not be null");
         }
-        Map<String, Object> m = (Map<String, Object>) root;
+        Map<String, Object> m;
+        try {
+            m = Json.parseObject(json);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("config.json of " + name + " is not a JSON object: " + e.getMessage(),
+                    e);
+        }
         int hidden = required(m, name, "hidden_size");
         int heads = required(m, name, "num_attention_heads");
         int experts = optional(m, name, "num_local_experts", 1);
@@ -101,11 +107,12 @@ public record ModelConfig(String name, int vocabSize, int hiddenSize, int interm
     }
 
     private static int toInt(Object v, String name, String field) {
-        if (!(v instanceof Double d) || d != Math.rint(d) || d > Integer.MAX_VALUE || d < Integer.MIN_VALUE) {
+        if (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())
+                || n.doubleValue() > Integer.MAX_VALUE || n.doubleValue() < Integer.MIN_VALUE) {
             throw new IllegalArgumentException("field \"" + field + "\" of " + name
                     + " must be an integer, got " + v);
         }
-        return d.intValue();
+        return n.intValue();
     }
 
     /** Elements of one layer's attention projections: q, k, v and o. */
