@@ -59,7 +59,9 @@ final class CudaNative {
     static void checkDriver(String function, int code) {
         if (code != cuda_h.CUDA_SUCCESS) {
             throw new CudaException(CudaException.Api.DRIVER, function, code, driverName(code), driverString(code),
-                    null);
+                    code == cuda_h.CUDA_ERROR_STUB_LIBRARY ? "The libcuda that was loaded is the toolkit's stub "
+                            + "(lib64/stubs); install the NVIDIA driver, or point -Dvramkit.cuda.cuda.path at its "
+                            + "libcuda.so.1" : null);
         }
     }
 

@@ -66,8 +66,10 @@ public final class KernelModule implements AutoCloseable {
      */
     public static KernelModule load(int deviceOrdinal, Class<?> anchor, String bundle) {
         KernelBundle.checkArgs(anchor, bundle);
-        KernelBundle manifest = KernelBundle.describe(anchor, bundle);
-        byte[] image = readFatbin(anchor, bundle, manifest);
+        KernelBundle described = KernelBundle.describe(anchor, bundle);
+        byte[] image = readFatbin(anchor, bundle, described);
+        KernelBundle manifest = described != null ? described
+                : new KernelBundle(bundle, "unknown", "", List.of(), List.of(), "unknown", "unknown");
         CudaDevice.checkOrdinal(deviceOrdinal);
         CudaNative.initDriver();
         CudaNative.setDevice(deviceOrdinal);
@@ -81,6 +83,12 @@ public final class KernelModule implements AutoCloseable {
                 throw new KernelUnavailableException("the " + bundle + " fatbin (" + manifest.archs()
                         + ") has no code this GPU can run: " + dev + "; rebuild with its architecture or a newer "
                         + "PTX target (driver error " + rc + ")", manifest.kernels(), null);
+            }
+            if (rc == cuda_h.CUDA_ERROR_UNSUPPORTED_PTX_VERSION) {
+                throw new KernelUnavailableException("the " + bundle + " kernels were built by nvcc "
+                        + manifest.nvcc() + " but the NVIDIA driver supports only CUDA "
+                        + Cuda.versionString(Cuda.driverVersion()) + "; upgrade the driver or rebuild with an older "
+                        + "nvcc (driver error " + rc + ")", manifest.kernels(), null);
             }
             CudaNative.checkDriver("cuModuleLoadData", rc);
             return new KernelModule(deviceOrdinal, bundle, manifest, out.get(ValueLayout.ADDRESS, 0).address());
@@ -130,7 +138,7 @@ public final class KernelModule implements AutoCloseable {
             int rc = cuda_h.cuModuleGetFunction(out, MemorySegment.ofAddress(module), arena.allocateFrom(name));
             if (rc == cuda_h.CUDA_ERROR_NOT_FOUND) {
                 throw new KernelUnavailableException("kernel '" + name + "' is not in the " + bundle
-                        + " fatbin; it has " + (manifest == null ? "an unknown set" : manifest.kernels()),
+                        + " fatbin; it has " + (manifest.kernels().isEmpty() ? "an unknown set" : manifest.kernels()),
                         List.of(name), null);
             }
             CudaNative.checkDriver("cuModuleGetFunction", rc);

@@ -68,6 +68,12 @@ public final class cuda_h {
     /** Enum constant {@code CUDA_ERROR_NO_BINARY_FOR_GPU} = 209. */
     public static final int CUDA_ERROR_NO_BINARY_FOR_GPU = 209;
 
+    /** Enum constant {@code CUDA_ERROR_STUB_LIBRARY} = 34. */
+    public static final int CUDA_ERROR_STUB_LIBRARY = 34;
+
+    /** Enum constant {@code CUDA_ERROR_UNSUPPORTED_PTX_VERSION} = 222. */
+    public static final int CUDA_ERROR_UNSUPPORTED_PTX_VERSION = 222;
+
     /** Enum constant {@code CUDA_SUCCESS} = 0. */
     public static final int CUDA_SUCCESS = 0;
 
