@@ -59,6 +59,8 @@ public final class MiniLmReport {
         }
         b.append(f("%-9s %10s %7s %9s %10s %10s %10s %9s %9.1f %10s %9s%n", "ORT", "", "", "", "", "", "", "",
                 r.onnxruntimeMsPerBatch(), "1.00x", ""));
+        b.append(f("%-9s %10s %7s %9s %10s %10s %10s %9s %9.1f %10s %9s%n", "ORT sort", "", "", "", "", "", "",
+                "", r.onnxruntimeSortedMsPerBatch(), "", ""));
         b.append(footnotes(r, "  "));
         return b.toString();
     }
@@ -78,7 +80,9 @@ public final class MiniLmReport {
                     r.truncated().size(), MiniLmModel.MAX_POSITIONS, r.longestUntruncated(), r.truncated()));
         }
         b.append(indent).append(f("ONNX Runtime pads each batch to its longest input (%.0f%% of its positions were "
-                + "padding); vramkit packs variable-length sequences without padding.%n", 100 * r.ortPaddingFraction()));
+                + "padding); vramkit packs variable-length sequences without padding. With the sentences batched in "
+                + "length order (ONNX Runtime's best case, \"ORT sort\") it takes %.1f ms per batch.%n",
+                100 * r.ortPaddingFraction(), r.onnxruntimeSortedMsPerBatch()));
         b.append(indent).append(f("machine: %s%n", r.machine()));
         return b.toString();
     }
@@ -130,8 +134,10 @@ public final class MiniLmReport {
             }
             if (p.precision().equals("FP32")) {
                 double ratio = p.msPerBatch() / r.onnxruntimeMsPerBatch();
-                b.append(f("- FP32 latency within 1.5× of ONNX Runtime: %.2f×, **%s**%n", ratio,
-                        ratio <= 1.5 ? "met" : "missed"));
+                double sorted = p.msPerBatch() / r.onnxruntimeSortedMsPerBatch();
+                b.append(f("- FP32 latency within 1.5× of ONNX Runtime: %.2f× on the same batches, %.2f× against "
+                                + "ONNX Runtime on length-sorted batches (judged on the stricter), **%s**%n", ratio, sorted,
+                        Math.max(ratio, sorted) <= 1.5 ? "met" : "missed"));
             }
         }
         return b.toString();
@@ -166,7 +172,11 @@ public final class MiniLmReport {
               the largest absolute difference in the last hidden state per token; the Spearman rank correlation
               between the cosine similarities of all sentence pairs and the reference's; the best of several
               timed passes over all batches (after an untimed warm-up pass) for each engine, ONNX Runtime timed
-              before and after vramkit, its best kept.
+              before and after vramkit, its best kept. Batches hold consecutive sentences of the input, so ONNX
+              Runtime pads each to its longest member; it is also timed on the same sentences batched in length
+              order, its best case, and the latency target is judged against the stricter of the two. Peak memory
+              is computed, not sampled: linear weights in their format, the FP32 embeddings, biases and norms,
+              and the FP32 activation buffers of the largest batch.
             - **Running it.** `java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar
               examples/target/vramkit-examples.jar minilm [--sentences FILE] [--precisions P1,P2,...]
               [--batch N] [--json] [--out DIR]`. The Markdown and HTML reports are written to `--out DIR`; by
@@ -216,41 +226,51 @@ public final class MiniLmReport {
         return b.toString();
     }
 
-    /** Two horizontal bar panels sharing the precision axis: weight MiB (left) and mean cosine (right). */
+    /** Nines shown on the cosine panel's full width: 1 − cosine down to 1e-8. */
+    private static final int NINES = 8;
+
+    /**
+     * Two horizontal bar panels sharing the precision axis: weight MiB (left) and mean cosine on a "nines" scale
+     * (right), where a bar's length is {@code −log10(1 − cosine)}, so 0.99 and 0.999 sit one step apart and the
+     * difference between 0.99999 and 0.9999999 stays visible.
+     */
     static String chart(List<MiniLmBenchmark.PrecisionResult> results, long fp32Bytes) {
         int rowH = 30;
         int top = 40;
         int labelW = 90;
         int panelW = 380;
-        int gap = 60;
+        int gap = 110;
         int h = top + rowH * results.size() + 40;
-        int w = labelW + panelW + gap + panelW + 40;
+        int w = labelW + panelW + gap + panelW + 90;
         double maxBytes = Math.max(fp32Bytes, results.stream().mapToLong(MiniLmBenchmark.PrecisionResult::weightBytes)
                 .max().orElse(1));
-        double minCos = results.stream().mapToDouble(MiniLmBenchmark.PrecisionResult::meanCosine).min().orElse(0.99);
-        // The cosine axis starts a little below the lowest mean cosine so that small differences stay visible.
-        double lo = Math.max(0, Math.floor(Math.min(minCos, 0.99) * 1000 - 1) / 1000);
         StringBuilder s = new StringBuilder();
         s.append(f("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-size=\"12\" "
                 + "font-family=\"sans-serif\" role=\"img\" aria-label=\"weight bytes and mean cosine per precision\">%n",
                 w, h));
         int x2 = labelW + panelW + gap;
-        s.append(f("<text x=\"%d\" y=\"20\" font-weight=\"bold\">linear-layer weights (MiB)</text>%n", labelW));
-        s.append(f("<text x=\"%d\" y=\"20\" font-weight=\"bold\">mean cosine vs ONNX Runtime (axis from %.3f)</text>%n",
-                x2, lo));
+        s.append(f("<text x=\"%d\" y=\"20\" font-weight=\"bold\">linear-layer weights (MiB, %% of FP32)</text>%n",
+                labelW));
+        s.append(f("<text x=\"%d\" y=\"20\" font-weight=\"bold\">mean cosine vs ONNX Runtime (nines: "
+                + "−log10(1 − cos))</text>%n", x2));
+        for (int k = 1; k <= NINES; k++) {
+            double gx = x2 + panelW * k / (double) NINES;
+            s.append(f("<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e4e4e4\"/>%n", gx, top,
+                    gx, top + rowH * results.size()));
+        }
         for (int i = 0; i < results.size(); i++) {
             MiniLmBenchmark.PrecisionResult p = results.get(i);
             int y = top + i * rowH;
             double bw = panelW * p.weightBytes() / maxBytes;
-            double cw = panelW * Math.max(0, (p.meanCosine() - lo) / (1 - lo));
+            double nines = Math.min(NINES, Math.max(0, -Math.log10(Math.max(1e-12, 1 - p.meanCosine()))));
+            double cw = panelW * nines / NINES;
             s.append(f("<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>%n", labelW - 8, y + 17,
                     esc(p.precision())));
             s.append(f("<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"20\" fill=\"#4e79a7\"/>%n", labelW, y + 3, bw));
             s.append(f("<text x=\"%.1f\" y=\"%d\">%.1f (%.0f%%)</text>%n", labelW + bw + 4, y + 17,
                     mib(p.weightBytes()), 100.0 * p.weightBytes() / fp32Bytes));
             s.append(f("<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"20\" fill=\"#f28e2b\"/>%n", x2, y + 3, cw));
-            s.append(f("<text x=\"%.1f\" y=\"%d\">%.5f</text>%n", x2 + Math.min(cw, panelW - 50) + 4, y + 17,
-                    p.meanCosine()));
+            s.append(f("<text x=\"%.1f\" y=\"%d\">%.7f</text>%n", x2 + cw + 4, y + 17, p.meanCosine()));
         }
         int axisY = top + rowH * results.size() + 5;
         s.append(f("<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>%n", labelW, axisY,
@@ -258,8 +278,11 @@ public final class MiniLmReport {
         s.append(f("<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>%n", x2, axisY, x2 + panelW, axisY));
         s.append(f("<text x=\"%d\" y=\"%d\">0</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.1f</text>%n",
                 labelW, axisY + 15, labelW + panelW, axisY + 15, mib((long) maxBytes)));
-        s.append(f("<text x=\"%d\" y=\"%d\">%.3f</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\">1.000</text>%n",
-                x2, axisY + 15, lo, x2 + panelW, axisY + 15));
+        for (int k = 0; k <= NINES; k += 2) {
+            String label = k == 0 ? "0" : "0." + "9".repeat(k);
+            s.append(f("<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"10\">%s</text>%n",
+                    x2 + panelW * k / (double) NINES, axisY + 15, label));
+        }
         s.append("</svg>\n");
         return s.toString();
     }

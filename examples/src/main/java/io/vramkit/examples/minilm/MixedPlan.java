@@ -10,10 +10,17 @@ import java.util.Map;
 
 /**
  * The MIXED precision: the quantization module's {@link MixedPrecisionPlanner} picks a format per linear layer from
- * {@link QuantFormat#standard()} so that the summed output error on calibration activations is smallest within a
- * byte budget. Stateless.
+ * {@link #CANDIDATES} so that the summed output error on calibration activations is smallest within a byte budget.
+ * Stateless.
  */
 final class MixedPlan {
+
+    /**
+     * The formats MIXED may use: the ones the demo reports on their own, plus FP16 for the most sensitive layers.
+     * (Fewer candidates than {@link QuantFormat#standard()} keep the planner's measurements short.)
+     */
+    static final List<QuantFormat> CANDIDATES = List.of(QuantFormat.INT4_G128, QuantFormat.INT4_G64,
+            QuantFormat.NF4_B64, QuantFormat.INT4_G32, QuantFormat.INT8, QuantFormat.FP16);
 
     private MixedPlan() {
     }
@@ -40,7 +47,7 @@ final class MixedPlan {
                         x.length / lin.in()));
             }
         }
-        return new MixedPrecisionPlanner().candidates(QuantFormat.standard()).budgetBytes(budgetBytes).plan(specs);
+        return new MixedPrecisionPlanner().candidates(CANDIDATES).budgetBytes(budgetBytes).plan(specs);
     }
 
     /** The plan as a format per layer name. */
