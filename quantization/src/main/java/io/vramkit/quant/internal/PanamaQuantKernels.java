@@ -134,6 +134,47 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     }
 
     @Override
+    protected void quantizeInt4(float[] w, int base, int n, float inv, int z, MemorySegment codes, long byteOff) {
+        if (!WIDE || n % L != 0) {
+            super.quantizeInt4(w, base, n, inv, z, codes, byteOff);
+            return;
+        }
+        byte[] q = new byte[n];
+        float zf = z;
+        for (int i = 0; i < n; i += L) {
+            FloatVector v = FloatVector.fromArray(F, w, base + i).mul(inv);
+            v = v.add(Layouts.RINT_MAGIC).sub(Layouts.RINT_MAGIC).add(zf).max(0f).min(15f);
+            ((ByteVector) v.convertShape(VectorOperators.F2B, B, 0)).intoArray(q, i);
+        }
+        pack(q, n, codes, byteOff);
+    }
+
+    @Override
+    protected void quantizeNf4(float[] w, int base, int n, float inv, MemorySegment codes, long byteOff) {
+        if (!WIDE || n % L != 0) {
+            super.quantizeNf4(w, base, n, inv, codes, byteOff);
+            return;
+        }
+        byte[] q = new byte[n];
+        for (int i = 0; i < n; i += L) {
+            FloatVector v = FloatVector.fromArray(F, w, base + i).mul(inv);
+            FloatVector code = FloatVector.zero(F);
+            for (float mid : Layouts.NF4_MIDPOINTS) {
+                code = code.add(1f, v.compare(VectorOperators.GT, mid));
+            }
+            ((ByteVector) code.convertShape(VectorOperators.F2B, B, 0)).intoArray(q, i);
+        }
+        pack(q, n, codes, byteOff);
+    }
+
+    /** Packs nibble codes two per byte, low nibble first. */
+    private static void pack(byte[] q, int n, MemorySegment codes, long byteOff) {
+        for (int i = 0; i < n; i += 2) {
+            codes.set(Layouts.I8, byteOff + i / 2, (byte) (q[i] | (q[i + 1] << 4)));
+        }
+    }
+
+    @Override
     public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         if (!WIDE) {
             return super.dot(a, aOff, b, bOff, n);

@@ -113,12 +113,10 @@ public class ScalarQuantKernels implements QuantKernels {
                 long gidx = (long) r * gpr + gi;
                 switch (f.scheme()) {
                     case FP32 -> {
-                        for (int i = base; i < base + g; i++) {
-                            if (!Float.isFinite(w[i])) {
-                                throw Checks.nonFinite(name, w, cols, i, i + 1);
-                            }
-                            codes.setAtIndex(Layouts.F32, i, w[i]);
+                        if (!Float.isFinite(absmax(w, base, g))) {
+                            throw Checks.nonFinite(name, w, cols, base, base + g);
                         }
+                        MemorySegment.copy(w, base, codes, Layouts.F32, 4L * base, g);
                     }
                     case FP16 -> {
                         for (int i = base; i < base + g; i++) {
