@@ -5,7 +5,13 @@
 
 using namespace vramkit_quant;
 
-extern "C" __global__ void vramkit_dequantize_f32(QuantTensor t, float* __restrict__ out) {
+// The tensor is passed flat (the launch API marshals scalars and pointers only).
+#define VRAMKIT_TENSOR_PARAMS const uint8_t* codes, const void* scales, const uint8_t* zeros, const float* scale2, \
+                              float dq_offset, int rows, int cols, int group, int scheme, int double_quant
+#define VRAMKIT_TENSOR QuantTensor t{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, double_quant}
+
+extern "C" __global__ void vramkit_dequantize_f32(VRAMKIT_TENSOR_PARAMS, float* __restrict__ out) {
+    VRAMKIT_TENSOR;
     long n = (long) t.rows * t.cols;
     for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
         int r = (int) (i / t.cols);
@@ -14,7 +20,8 @@ extern "C" __global__ void vramkit_dequantize_f32(QuantTensor t, float* __restri
     }
 }
 
-extern "C" __global__ void vramkit_dequantize_f16(QuantTensor t, __half* __restrict__ out) {
+extern "C" __global__ void vramkit_dequantize_f16(VRAMKIT_TENSOR_PARAMS, __half* __restrict__ out) {
+    VRAMKIT_TENSOR;
     long n = (long) t.rows * t.cols;
     for (long i = blockIdx.x * (long) blockDim.x + threadIdx.x; i < n; i += (long) gridDim.x * blockDim.x) {
         int r = (int) (i / t.cols);

@@ -105,10 +105,20 @@ __device__ __forceinline__ void gemv_kernel(QuantTensor t, const __half* __restr
 
 }  // namespace
 
-// Entry points with C names for the driver API: one per batch size class. Batches between the instantiated
-// sizes run the next larger kernel on zero-padded activations, or several launches (the launcher decides).
-extern "C" __global__ void vramkit_gemv_b1(QuantTensor t, const __half* x, float* y) { gemv_kernel<1>(t, x, y); }
-extern "C" __global__ void vramkit_gemv_b2(QuantTensor t, const __half* x, float* y) { gemv_kernel<2>(t, x, y); }
-extern "C" __global__ void vramkit_gemv_b4(QuantTensor t, const __half* x, float* y) { gemv_kernel<4>(t, x, y); }
-extern "C" __global__ void vramkit_gemv_b8(QuantTensor t, const __half* x, float* y) { gemv_kernel<8>(t, x, y); }
-extern "C" __global__ void vramkit_gemv_b16(QuantTensor t, const __half* x, float* y) { gemv_kernel<16>(t, x, y); }
+// Entry points with C names for the driver API, one per batch size; the launcher splits other batch sizes
+// into powers of two (offsetting x and y). The tensor is passed flat (the launch API marshals scalars and
+// pointers only) and rebuilt into a QuantTensor here.
+#define VRAMKIT_GEMV_ENTRY(B)                                                                                 \
+    extern "C" __global__ void vramkit_gemv_b##B(const uint8_t* codes, const void* scales, const uint8_t* zeros, \
+                                                 const float* scale2, float dq_offset, int rows, int cols,      \
+                                                 int group, int scheme, int double_quant, const __half* x,       \
+                                                 float* y) {                                                     \
+        QuantTensor t{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, double_quant};         \
+        gemv_kernel<B>(t, x, y);                                                                                \
+    }
+
+VRAMKIT_GEMV_ENTRY(1)
+VRAMKIT_GEMV_ENTRY(2)
+VRAMKIT_GEMV_ENTRY(4)
+VRAMKIT_GEMV_ENTRY(8)
+VRAMKIT_GEMV_ENTRY(16)

@@ -6,5 +6,6 @@ module io.vramkit.quant {
 
     exports io.vramkit.quant;
     exports io.vramkit.quant.planner;
+    exports io.vramkit.quant.cuda;
 
 }

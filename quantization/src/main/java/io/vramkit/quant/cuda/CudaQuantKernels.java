@@ -1,0 +1,113 @@
+package io.vramkit.quant.cuda;
+
+import io.vramkit.core.memory.Buffer;
+import io.vramkit.cuda.CudaStream;
+import io.vramkit.cuda.KernelModule;
+import io.vramkit.quant.QuantFormat;
+import java.util.Objects;
+
+/**
+ * Launches the quantization module's CUDA kernels ({@code quantization/src/main/cuda}): dequantize to FP32 and the
+ * fused W4A16/W8A16 GEMV for batches of 1 to 16. The kernels read the layouts of {@code docs/formats.md}, the same
+ * bytes as the CPU kernels, and are compared with them by the {@code gpu}-tagged tests.
+ *
+ * <p>The kernel module is loaded on the first use on device 0 and kept. Thread-safe; launches are ordered by the
+ * given stream. <b>Unverified on a GPU</b>: written and compiled ({@code nvcc -arch=sm_90}) without one.
+ */
+public final class CudaQuantKernels {
+
+    private static volatile KernelModule module;
+
+    private CudaQuantKernels() {
+    }
+
+    private static KernelModule module() {
+        KernelModule m = module;
+        if (m == null) {
+            synchronized (CudaQuantKernels.class) {
+                m = module;
+                if (m == null) {
+                    m = KernelModule.load(CudaQuantKernels.class, "quantization");
+                    module = m;
+                }
+            }
+        }
+        return m;
+    }
+
+    /**
+     * Dequantizes {@code w} into {@code out}, FP32 row-major {@code [rows, cols]}.
+     *
+     * @param w      the device tensor
+     * @param out    at least {@code rows × cols × 4} bytes of device memory
+     * @param stream the stream
+     * @throws IllegalArgumentException naming the size if {@code out} is too small
+     */
+    public static void dequantize(CudaQuantizedTensor w, Buffer out, CudaStream stream) {
+        long n = (long) w.rows() * w.cols();
+        if (out.byteSize() < 4 * n) {
+            throw new IllegalArgumentException("out has " + out.byteSize() + " bytes, needs rows × cols × 4 = "
+                    + 4 * n + " for tensor '" + w.name() + "'");
+        }
+        Object[] t = w.kernelArgs();
+        Object[] args = new Object[t.length + 1];
+        System.arraycopy(t, 0, args, 0, t.length);
+        args[t.length] = out.address();
+        int blocks = (int) Math.min(65535, (n + 255) / 256);
+        module().function("vramkit_dequantize_f32").launch(blocks, 256, stream, args);
+    }
+
+    /**
+     * {@code y[b, r] = Σ_c x[b, c] · W[r, c]}: FP16 activations, FP32 accumulation and output.
+     *
+     * @param w      INT8 (per-channel or grouped), INT4 (either kind) or NF4 weights; {@code cols % 32 == 0} and the
+     *               group a multiple of 32 (16 for INT8)
+     * @param x      FP16 activations {@code [batch, cols]}
+     * @param batch  1 to 16
+     * @param y      FP32 output {@code [batch, rows]}
+     * @param stream the stream
+     * @throws IllegalArgumentException naming the argument if the format, batch, group or a buffer size is not
+     *                                  supported
+     */
+    public static void gemv(CudaQuantizedTensor w, Buffer x, int batch, Buffer y, CudaStream stream) {
+        Objects.requireNonNull(w, "w");
+        QuantFormat f = w.format();
+        boolean int8 = f.scheme() == QuantFormat.Scheme.INT8;
+        if (!int8 && !f.isFourBit()) {
+            throw new IllegalArgumentException("CUDA gemv takes INT8, INT4 or NF4 weights, not " + f + " (tensor '"
+                    + w.name() + "')");
+        }
+        int group = f.groupSize() == QuantFormat.PER_CHANNEL ? w.cols() : f.groupSize();
+        int quantum = int8 ? 16 : 32;
+        if (w.cols() % 32 != 0 || group % quantum != 0) {
+            throw new IllegalArgumentException("CUDA gemv needs cols % 32 == 0 and group % " + quantum
+                    + " == 0; tensor '" + w.name() + "' has cols = " + w.cols() + ", group = " + group);
+        }
+        if (batch < 1 || batch > 16) {
+            throw new IllegalArgumentException("batch must be in 1..16, got " + batch);
+        }
+        if (x.byteSize() < 2L * batch * w.cols()) {
+            throw new IllegalArgumentException("x has " + x.byteSize() + " bytes, needs batch × cols × 2 = "
+                    + 2L * batch * w.cols());
+        }
+        if (y.byteSize() < 4L * batch * w.rows()) {
+            throw new IllegalArgumentException("y has " + y.byteSize() + " bytes, needs batch × rows × 4 = "
+                    + 4L * batch * w.rows());
+        }
+        Object[] t = w.kernelArgs();
+        int warpsPerBlock = 4;
+        int blocks = Math.min(65535, (w.rows() + warpsPerBlock - 1) / warpsPerBlock);
+        int done = 0;
+        // batches that are not a power of two run as several launches on offset x and y
+        for (int b : new int[] {16, 8, 4, 2, 1}) {
+            while (batch - done >= b) {
+                Object[] args = new Object[t.length + 2];
+                System.arraycopy(t, 0, args, 0, t.length);
+                args[t.length] = x.address() + 2L * done * w.cols();
+                args[t.length + 1] = y.address() + 4L * done * w.rows();
+                module().function("vramkit_gemv_b" + b).launch(blocks, 32 * warpsPerBlock, stream, args);
+                done += b;
+            }
+        }
+    }
+}
