@@ -40,7 +40,7 @@ public final class MiniLmReport {
         if (!Double.isFinite(v)) {
             return "null";
         }
-        return f("%.8g", v).replaceAll("(\\.\\d*?)0+$", "$1").replaceAll("\\.$", "").replace("e+", "e");
+        return f("%.10g", v).replaceAll("(\\.\\d*?)0+$", "$1").replaceAll("\\.$", "").replace("e+", "e");
     }
 
     /** The report as a plain-text table with a header and footnotes, for stdout. */
