@@ -177,9 +177,35 @@ public record KvCacheConfig(int numLayers, int kvHeads, int headDim, int blockSi
             return this;
         }
 
-        /** Sets the sliding window in tokens (0 = full attention). */
+        /** Sets the sliding window in tokens shared by every layer (0 = full attention). */
         public Builder slidingWindow(int v) {
             slidingWindow = v;
+            return this;
+        }
+
+        /**
+         * Sets one attention window per layer (0 = full attention for that layer), for models that mix local and
+         * global layers. A block is released only once it has left every layer's window, so the cache keeps the
+         * largest window, and none at all if any layer attends globally.
+         *
+         * @throws IllegalArgumentException if {@code windows} is empty or holds a negative value, naming it
+         */
+        public Builder slidingWindows(int... windows) {
+            if (windows == null || windows.length == 0) {
+                throw new IllegalArgumentException("windows must name at least one layer's window");
+            }
+            int max = 0;
+            for (int i = 0; i < windows.length; i++) {
+                if (windows[i] < 0) {
+                    throw new IllegalArgumentException("windows[" + i + "] must be >= 0, got " + windows[i]);
+                }
+                if (windows[i] == 0) {
+                    slidingWindow = 0;
+                    return this;
+                }
+                max = Math.max(max, windows[i]);
+            }
+            slidingWindow = max;
             return this;
         }
 

@@ -350,6 +350,25 @@ class PagedKvCacheTest {
         }
     }
 
+    @Test
+    void perLayerWindowsReleaseOnlyWhatLeftEveryWindow() {
+        assertEquals(16, KvCacheConfig.builder().slidingWindows(8, 16, 4).build().slidingWindow());
+        assertEquals(0, KvCacheConfig.builder().slidingWindows(8, 0).build().slidingWindow(),
+                "a global layer keeps every block");
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> KvCacheConfig.builder().slidingWindows(8, -1));
+        assertTrue(bad.getMessage().contains("windows[1]"), bad.getMessage());
+        PagedKvCache c = new PagedKvCache(KvCacheConfig.builder().numLayers(2).blockSize(4).numBlocks(32)
+                .slidingWindows(4, 8).build());
+        int s = c.newSequence(0);
+        for (int t = 0; t < 20; t++) {
+            c.append(s, t);
+        }
+        // the 8-token window decides: (20 - 8) / 4 = 3 dead blocks
+        assertEquals(3, c.reclaimedBlocks());
+        c.checkInvariants();
+    }
+
     @ParameterizedTest
     @CsvSource({"INT8", "FP8_E4M3"})
     void quantizedKvRoundTripsWithinTheRoundingBound(DType dtype) {
