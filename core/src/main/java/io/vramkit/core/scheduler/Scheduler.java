@@ -249,7 +249,8 @@ public final class Scheduler {
                 }
                 int bs = kv.config().blockSize();
                 int needNow = blocksFor(chunk) - cached / bs;
-                int needTotal = Math.max(blocksFor(reserve) - cached / bs, needNow);
+                // a reservation larger than the whole cache could never be met; cap it so the queue cannot stall
+                int needTotal = Math.max(Math.min(blocksFor(reserve), kv.totalBlocks()) - cached / bs, needNow);
                 if (needTotal > kv.availableBlocks() - outstanding(null)) {
                     break;
                 }

@@ -147,6 +147,20 @@ class SchedulerTest {
     }
 
     @Test
+    void aPredictionLargerThanTheCacheDoesNotStallTheQueue() {
+        PagedKvCache kv = cache(10);
+        Scheduler s = new Scheduler(SchedulerConfig.defaults(AdmissionPolicy.reservePredicted()), kv, null);
+        for (int i = 0; i < 5; i++) {
+            s.predictor().observe(1000);
+        }
+        Driver d = new Driver(s, kv);
+        Request r = new Request(1, new int[20], 1000, 0, 0, 0);
+        d.add(r, 50);
+        d.runAll(500);
+        d.assertAllFinishedCorrectly();
+    }
+
+    @Test
     void preemptionModeIsChosenByCost() {
         for (boolean cheapCompute : new boolean[] {true, false}) {
             CostModel cost = cheapCompute ? new CostModel(1, 0, 1e15, 1e6) : new CostModel(1e12, 0, 1e9, 1e12);
