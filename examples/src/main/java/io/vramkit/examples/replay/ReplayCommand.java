@@ -33,7 +33,9 @@ import java.util.function.Function;
  * <p>It writes {@code replay-memory-map.html} in the output folder: the pool's segments and blocks at the moment of
  * peak reservation. With {@code --json} it prints one JSON line whose fields are {@code peakAllocatedBytes},
  * {@code peakReservedBytes}, {@code failedAllocations}, {@code reservedToAllocatedRatio} and more for the pool, the
- * same under {@code noPooling}, and {@code memoryMap}, the HTML file's path. Stateless.
+ * same under {@code noPooling}, and {@code memoryMap}, the HTML file's path. The memory layer's INFO log lines
+ * (pool growth and trim) are turned down to WARN unless {@code -Dorg.slf4j.simpleLogger.log.io.vramkit.core.memory}
+ * is set. Stateless.
  */
 public final class ReplayCommand implements Command {
 
@@ -50,8 +52,15 @@ public final class ReplayCommand implements Command {
         return "replay an allocation trace (--workload llm-serving or --trace FILE.csv) against the caching pool";
     }
 
+    /** slf4j-simple's per-logger level property for the memory layer, read when its loggers are created. */
+    private static final String MEMORY_LOG_LEVEL = "org.slf4j.simpleLogger.log.io.vramkit.core.memory";
+
     @Override
     public int run(List<String> args, PrintStream out, PrintStream err) throws Exception {
+        // A replay grows the pool hundreds of times; its INFO lines would bury the report. Users can still ask for them.
+        if (System.getProperty(MEMORY_LOG_LEVEL) == null) {
+            System.setProperty(MEMORY_LOG_LEVEL, "warn");
+        }
         String workload = null;
         Path traceFile = null;
         Path saveTrace = null;
