@@ -58,7 +58,19 @@ public final class ServingSimulator {
         }
     }
 
-    /** One sample of the time series. */
+    /**
+     * One sample of the time series, taken after a step.
+     *
+     * @param seconds             simulated time
+     * @param kvAllocatedBytes    bytes of the referenced blocks
+     * @param kvUsedBytes         bytes of the tokens held (at the primary precision)
+     * @param wasteFraction       allocated slots without a token over allocated slots
+     * @param waiting             queued requests
+     * @param running             running requests
+     * @param swapped             swapped-out requests
+     * @param preemptions         preemptions so far
+     * @param reservedUtilization referenced plus reserved blocks over all blocks
+     */
     public record Sample(double seconds, long kvAllocatedBytes, long kvUsedBytes, double wasteFraction, int waiting,
                          int running, int swapped, long preemptions, double reservedUtilization) {
     }

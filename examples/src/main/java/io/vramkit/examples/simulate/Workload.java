@@ -14,7 +14,14 @@ import java.util.SplittableRandom;
  */
 public final class Workload {
 
-    /** One request of the trace. */
+    /**
+     * One request of the trace.
+     *
+     * @param id             request id, its index in the trace
+     * @param arrivalSeconds arrival time
+     * @param prompt         prompt token ids
+     * @param outputTokens   tokens the request generates before it stops
+     */
     public record Item(long id, double arrivalSeconds, int[] prompt, int outputTokens) {
     }
 
