@@ -11,7 +11,7 @@ public enum CudaLibrary {
     CUDA("cuda", List.of("libcuda.so.1", "libcuda.so")),
     /** cuBLAS. */
     CUBLAS("cublas", List.of("libcublas.so.13", "libcublas.so.12", "libcublas.so")),
-    /** cuBLASLt, which cuBLAS depends on; opened first so that cuBLAS finds it by soname. */
+    /** cuBLASLt, which cuBLAS depends on; the one beside the chosen libcublas is opened first. */
     CUBLASLT("cublasLt", List.of("libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"));
 
     private final String shortName;

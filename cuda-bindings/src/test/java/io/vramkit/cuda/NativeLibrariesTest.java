@@ -34,6 +34,18 @@ class NativeLibrariesTest {
     }
 
     @Test
+    void cublasOpensItsSiblingLtFirstAndReportsItsOwnFailure(@TempDir Path dir) throws IOException {
+        Path cublas = dir.resolve("libcublas.so.13");
+        Files.writeString(cublas, "not a library");
+        Files.writeString(dir.resolve("libcublasLt.so.13"), "not a library either");
+        CudaLibraryException e = assertThrows(CudaLibraryException.class,
+                () -> NativeLibraries.load(CudaLibrary.CUBLAS, List.of(cublas.toString())));
+        assertEquals(1, e.tried().size());
+        assertTrue(e.tried().getFirst().startsWith(cublas + ": ") && e.tried().getFirst().contains("libcublas.so.13"),
+                e.tried().toString());
+    }
+
+    @Test
     void missingFilesAreSkippedAndTheFoldersListed(@TempDir Path dir) {
         String absent = dir.resolve("nowhere/libcuda.so.1").toString();
         CudaLibraryException e = assertThrows(CudaLibraryException.class,

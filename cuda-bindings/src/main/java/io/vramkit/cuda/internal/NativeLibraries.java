@@ -96,12 +96,6 @@ public final class NativeLibraries {
                 throw new CudaLibraryException(failure.getMessage(), failure.library(), failure.tried(), failure);
             }
             try {
-                if (library == CudaLibrary.CUBLAS) {
-                    // cuBLAS links against cuBLASLt by soname; opening it first from the same search lets a pip or
-                    // LD_LIBRARY_PATH-less install resolve it.
-                    Loaded lt = load(CudaLibrary.CUBLASLT, defaultCandidates(CudaLibrary.CUBLASLT));
-                    CACHE.put(CudaLibrary.CUBLASLT, lt);
-                }
                 Loaded loaded = load(library, defaultCandidates(library));
                 CACHE.put(library, loaded);
                 return loaded;
@@ -149,6 +143,15 @@ public final class NativeLibraries {
             boolean bare = !candidate.contains("/");
             if (!bare && !Files.exists(Path.of(candidate))) {
                 continue;
+            }
+            if (library == CudaLibrary.CUBLAS && !bare) {
+                // cuBLAS links against cuBLASLt by soname. Opening the cuBLASLt beside it first lets an install
+                // outside the linker's path (a pip wheel, a toolkit not in LD_LIBRARY_PATH) resolve, and keeps the
+                // pair from the same release; if it fails, cuBLAS's own dlopen below reports why.
+                String sibling = candidate.replace("libcublas.so", "libcublasLt.so");
+                if (Files.exists(Path.of(sibling))) {
+                    dlopen(sibling);
+                }
             }
             MemorySegment handle = dlopen(candidate);
             if (handle.address() != 0) {
