@@ -26,6 +26,9 @@ import java.util.Locale;
  */
 public final class DevicesCommand implements Command {
 
+    /** The kernel bundles of the modules, as {@link KernelBundle} names them. */
+    private static final List<String> BUNDLES = List.of(PoisonOnFreeResource.BUNDLE, "quantization", "attention");
+
     @Override
     public String name() {
         return "devices";
@@ -61,9 +64,15 @@ public final class DevicesCommand implements Command {
                 deviceError = e.getMessage();
             }
         }
-        KernelBundle kernels = KernelBundle.describe(PoisonOnFreeResource.class, PoisonOnFreeResource.BUNDLE);
-        String kernelState = kernels == null ? "no manifest" : kernels.built() ? "built (" + kernels.archs() + ")"
-                : kernels.status() + ": " + kernels.reason();
+        List<String> kernelStates = new ArrayList<>();
+        for (String bundle : BUNDLES) {
+            // One class loader holds every module here, so this class finds each module's manifest.
+            KernelBundle kernels = KernelBundle.describe(DevicesCommand.class, bundle);
+            kernelStates.add(bundle + ": " + (kernels == null ? "no manifest"
+                    : kernels.built() ? kernels.kernels().size() + " kernels built (" + kernels.archs() + ")"
+                    : kernels.status() + " (" + kernels.reason() + ")"));
+        }
+        String kernelState = String.join("; ", kernelStates);
         int vectorBits = VectorSupport.preferredVectorBits();
         int processors = Runtime.getRuntime().availableProcessors();
         if (json) {
