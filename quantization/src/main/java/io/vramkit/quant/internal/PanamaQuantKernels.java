@@ -378,38 +378,93 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
             }
             xsum[gi] = s;
         }
-        IntVector lut = nf4 ? IntVector.fromArray(I, NF4_BITS, 0) : null;
+        float[] sc = new float[gpr];
+        float[] zc = new float[gpr];
         for (int r = r0; r < r1; r++) {
+            rowScales(t, r, sc, zc);
             long rowOff = (long) r * (cols / 2);
-            FloatVector total = FloatVector.zero(F);
+            float dot = nf4 ? rowNf4(codes, rowOff, xp, sc, g) : rowInt4(codes, rowOff, xp, sc, g);
             float corr = 0f;
             for (int gi = 0; gi < gpr; gi++) {
-                FloatVector acc0 = FloatVector.zero(F);
-                FloatVector acc1 = FloatVector.zero(F);
-                int c0 = gi * g;
-                for (int c = c0; c < c0 + g; c += 2 * L) {
-                    ByteVector bv = ByteVector.fromMemorySegment(B, codes, rowOff + c / 2, LE);
-                    ByteVector lo = bv.and((byte) 0x0F);
-                    ByteVector hi = bv.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F);
-                    FloatVector wl;
-                    FloatVector wh;
-                    if (nf4) {
-                        wl = nf4Lookup(lut, lo);
-                        wh = nf4Lookup(lut, hi);
-                    } else {
-                        wl = (FloatVector) lo.convertShape(VectorOperators.B2F, F, 0);
-                        wh = (FloatVector) hi.convertShape(VectorOperators.B2F, F, 0);
-                    }
-                    acc0 = wl.fma(FloatVector.fromArray(F, xp, c), acc0);
-                    acc1 = wh.fma(FloatVector.fromArray(F, xp, c + L), acc1);
-                }
-                float s = t.scale(r, gi);
-                total = acc0.add(acc1).fma(FloatVector.broadcast(F, s), total);
-                if (!nf4) {
-                    corr += s * t.zero(r, gi) * xsum[gi];
+                corr += sc[gi] * zc[gi] * xsum[gi];
+            }
+            y[r] = dot - corr;
+        }
+    }
+
+    /** {@code Σ_g s_g Σ_c u_c x_c} over one INT4 row (nibble values, zero-points corrected by the caller). */
+    private static float rowInt4(MemorySegment codes, long rowOff, float[] xp, float[] sc, int g) {
+        FloatVector total = FloatVector.zero(F);
+        int cols = sc.length * g;
+        for (int c0 = 0, gi = 0; c0 < cols; c0 += g, gi++) {
+            FloatVector acc0 = FloatVector.zero(F);
+            FloatVector acc1 = FloatVector.zero(F);
+            for (int c = c0; c < c0 + g; c += 2 * L) {
+                // widen the bytes to int lanes first: nibble masks and shifts are then single instructions
+                IntVector iv = (IntVector) ByteVector.fromMemorySegment(B, codes, rowOff + c / 2, LE)
+                        .convertShape(VectorOperators.B2I, I, 0);
+                FloatVector wl = (FloatVector) iv.and(0x0F).convert(VectorOperators.I2F, 0);
+                FloatVector wh = (FloatVector) iv.lanewise(VectorOperators.ASHR, 4).and(0x0F)
+                        .convert(VectorOperators.I2F, 0);
+                acc0 = wl.fma(FloatVector.fromArray(F, xp, c), acc0);
+                acc1 = wh.fma(FloatVector.fromArray(F, xp, c + L), acc1);
+            }
+            total = acc0.add(acc1).fma(FloatVector.broadcast(F, sc[gi]), total);
+        }
+        return total.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@code Σ_g a_g Σ_c NF4[u_c] x_c} over one NF4 row. */
+    private static float rowNf4(MemorySegment codes, long rowOff, float[] xp, float[] sc, int g) {
+        IntVector lut = IntVector.fromArray(I, NF4_BITS, 0);
+        FloatVector total = FloatVector.zero(F);
+        int cols = sc.length * g;
+        for (int c0 = 0, gi = 0; c0 < cols; c0 += g, gi++) {
+            FloatVector acc0 = FloatVector.zero(F);
+            FloatVector acc1 = FloatVector.zero(F);
+            for (int c = c0; c < c0 + g; c += 2 * L) {
+                IntVector iv = (IntVector) ByteVector.fromMemorySegment(B, codes, rowOff + c / 2, LE)
+                        .convertShape(VectorOperators.B2I, I, 0);
+                FloatVector wl = lut.rearrange(iv.and(0x0F).toShuffle()).reinterpretAsFloats();
+                FloatVector wh = lut.rearrange(iv.lanewise(VectorOperators.ASHR, 4).and(0x0F).toShuffle())
+                        .reinterpretAsFloats();
+                acc0 = wl.fma(FloatVector.fromArray(F, xp, c), acc0);
+                acc1 = wh.fma(FloatVector.fromArray(F, xp, c + L), acc1);
+            }
+            total = acc0.add(acc1).fma(FloatVector.broadcast(F, sc[gi]), total);
+        }
+        return total.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Effective scales and zero-points (as floats; 0 for NF4) of row {@code r}, read in bulk where possible. */
+    private static void rowScales(QuantizedTensor t, int r, float[] sc, float[] zc) {
+        int gpr = sc.length;
+        long base = (long) r * gpr;
+        MemorySegment scales = t.scales();
+        switch (t.format().scheme()) {
+            case INT4_SYM -> {
+                for (int gi = 0; gi < gpr; gi++) {
+                    sc[gi] = Float.float16ToFloat(scales.getAtIndex(Layouts.I16, base + gi));
+                    zc[gi] = 8f;
                 }
             }
-            y[r] = total.reduceLanes(VectorOperators.ADD) - corr;
+            case INT4_ASYM -> {
+                MemorySegment zeros = t.zeros();
+                for (int gi = 0; gi < gpr; gi++) {
+                    sc[gi] = Float.float16ToFloat(scales.getAtIndex(Layouts.I16, base + gi));
+                    zc[gi] = zeros.get(Layouts.I8, base + gi) & 0xFF;
+                }
+            }
+            default -> {
+                if (!t.format().doubleQuant()) {
+                    MemorySegment.copy(scales, Layouts.F32, 4 * base, sc, 0, gpr);
+                } else {
+                    for (int gi = 0; gi < gpr; gi++) {
+                        sc[gi] = t.scale(r, gi);
+                    }
+                }
+                java.util.Arrays.fill(zc, 0f);
+            }
         }
     }
 
