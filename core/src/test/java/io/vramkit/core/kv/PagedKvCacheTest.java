@@ -164,6 +164,138 @@ class PagedKvCacheTest {
         assertEquals(0, host.usedBytes(), "cache leaked memory");
     }
 
+    /** Reads every live position: exact (FP16-rounded) in primary blocks, within half an INT8 step in compressed. */
+    static void verifyApprox(PagedKvCache c, int seq) {
+        KvCacheConfig cfg = c.config();
+        int hd = cfg.headDim();
+        int n = cfg.kvHeads() * hd;
+        int bs = cfg.blockSize();
+        int[] toks = c.tokens(seq);
+        int[] primary = c.blockTable(seq);
+        int[] compressed = c.compressedBlockTable(seq);
+        float[][] got = new float[2][n];
+        for (int p = 0; p < toks.length; p++) {
+            int b = p / bs;
+            if (primary[b] < 0 && compressed[b] < 0) {
+                continue;
+            }
+            for (int l = 0; l < cfg.numLayers(); l++) {
+                c.read(seq, l, p, got[0], got[1]);
+                for (int kv = 0; kv < 2; kv++) {
+                    float[] want = fp16(kvOf(toks, p, l, kv, n));
+                    if (primary[b] >= 0) {
+                        assertArrayEquals(want, got[kv], "seq " + seq + " pos " + p);
+                        continue;
+                    }
+                    for (int h = 0; h < cfg.kvHeads(); h++) {
+                        double absmax = 0;
+                        for (int q = b * bs; q < (b + 1) * bs; q++) {
+                            float[] row = fp16(kvOf(toks, q, l, kv, n));
+                            for (int d = 0; d < hd; d++) {
+                                absmax = Math.max(absmax, Math.abs(row[h * hd + d]));
+                            }
+                        }
+                        for (int d = 0; d < hd; d++) {
+                            double err = Math.abs(got[kv][h * hd + d] - want[h * hd + d]);
+                            assertTrue(err <= absmax / 127 / 2 * 1.001 + 1e-7, "compressed pos " + p + " err " + err);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"4, 0, 21", "4, 12, 22", "8, 0, 23", "2, 6, 24"})
+    void randomOperationsWithCompressionAndWindowKeepInvariants(int blockSize, int window, long seed) {
+        KvCacheConfig cfg = KvCacheConfig.builder().numLayers(2).kvHeads(2).headDim(4).blockSize(blockSize)
+                .numBlocks(30).dtype(DType.FP16).compressedDType(DType.INT8).slidingWindow(window).build();
+        HostMemoryResource host = new HostMemoryResource();
+        HostMemoryResource pinned = new HostMemoryResource();
+        SwapSpace swap = new SwapSpace(pinned);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        long compressedTotal = 0;
+        try (PagedKvCache c = new PagedKvCache(cfg, host)) {
+            List<Integer> live = new ArrayList<>();
+            List<Integer> swapped = new ArrayList<>();
+            for (int step = 0; step < 1200; step++) {
+                int op = rnd.nextInt(100);
+                if (op < 15 || live.isEmpty()) {
+                    int[] prompt = rnd.ints(1 + rnd.nextInt(4 * blockSize), 0, 50).toArray();
+                    int seq = c.newSequence(rnd.nextInt(2));
+                    try {
+                        int cached = c.append(seq, prompt, 0, prompt.length);
+                        writeFp16(c, seq, cached);
+                        live.add(seq);
+                    } catch (KvCacheFullException e) {
+                        c.free(seq);
+                    }
+                } else if (op < 55) {
+                    int seq = live.get(rnd.nextInt(live.size()));
+                    try {
+                        c.append(seq, rnd.nextInt(50));
+                        writeFp16(c, seq, c.numTokens(seq) - 1);
+                    } catch (KvCacheFullException e) {
+                        assertEquals(0, c.availableBlocks());
+                    }
+                } else if (op < 58) {
+                    // below a watermark of a few blocks, compress the coldest blocks
+                    if (c.availableBlocks() <= 4) {
+                        compressedTotal += c.compressColdBlocks(c.availableBlocks() + 1 + rnd.nextInt(4));
+                    }
+                } else if (op < 62) {
+                    live.add(c.fork(live.get(rnd.nextInt(live.size()))));
+                } else if (op < 75) {
+                    int seq = live.remove(rnd.nextInt(live.size()));
+                    verifyApprox(c, seq);
+                    c.free(seq);
+                } else if (op < 82) {
+                    int seq = live.remove(rnd.nextInt(live.size()));
+                    c.swapOut(seq, swap);
+                    swapped.add(seq);
+                } else if (op < 90 && !swapped.isEmpty()) {
+                    int seq = swapped.get(rnd.nextInt(swapped.size()));
+                    if (c.blocksToSwapIn(seq) <= c.availableBlocks()) {
+                        c.swapIn(seq);
+                        swapped.remove((Integer) seq);
+                        live.add(seq);
+                        verifyApprox(c, seq);
+                    }
+                } else {
+                    verifyApprox(c, live.get(rnd.nextInt(live.size())));
+                }
+                c.checkInvariants();
+            }
+            assertTrue(compressedTotal > 0, "no block was ever compressed");
+            assertTrue(window == 0 || c.reclaimedBlocks() > 0, "no block left the window");
+            for (int seq : live) {
+                c.free(seq);
+            }
+            for (int seq : swapped) {
+                c.free(seq);
+            }
+            c.checkInvariants();
+            assertEquals(0, c.usedBlocks());
+            assertEquals(30, c.availableBlocks());
+            assertEquals(0, pinned.usedBytes());
+        }
+        assertEquals(0, host.usedBytes());
+    }
+
+    private static void writeFp16(PagedKvCache c, int seq, int from) {
+        KvCacheConfig cfg = c.config();
+        int n = cfg.kvHeads() * cfg.headDim();
+        int[] toks = c.tokens(seq);
+        for (int p = from; p < toks.length; p++) {
+            if (c.blockTable(seq)[p / cfg.blockSize()] < 0) {
+                continue;
+            }
+            for (int l = 0; l < cfg.numLayers(); l++) {
+                c.write(seq, l, p, kvOf(toks, p, l, 0, n), kvOf(toks, p, l, 1, n));
+            }
+        }
+    }
+
     private static void verifyPrefix(PagedKvCache c, int seq, int cached) {
         KvCacheConfig cfg = c.config();
         int n = cfg.kvHeads() * cfg.headDim();
