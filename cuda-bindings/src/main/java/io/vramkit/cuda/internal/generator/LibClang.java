@@ -27,7 +27,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>Not thread-safe: one generator run uses one instance on one thread.
  */
-final class LibClang implements AutoCloseable {
+final class LibClang {
 
     /** The libclang library names tried, most specific first; {@code vramkit.libclang} overrides them. */
     static final List<String> CANDIDATES = List.of(
@@ -38,7 +38,6 @@ final class LibClang implements AutoCloseable {
             "libclang.so.1");
 
     static final int CURSOR_STRUCT_DECL = 2;
-    static final int CURSOR_UNION_DECL = 3;
     static final int CURSOR_ENUM_DECL = 5;
     static final int CURSOR_FIELD_DECL = 6;
     static final int CURSOR_ENUM_CONSTANT_DECL = 7;
@@ -81,7 +80,6 @@ final class LibClang implements AutoCloseable {
     private final Arena arena;
     private final Linker linker = Linker.nativeLinker();
     private final SymbolLookup lookup;
-    private final Path libraryPath;
 
     private final MethodHandle createIndex;
     private final MethodHandle disposeIndex;
@@ -99,7 +97,6 @@ final class LibClang implements AutoCloseable {
     private final MethodHandle getNumArgTypes;
     private final MethodHandle getArgType;
     private final MethodHandle cursorGetArgument;
-    private final MethodHandle getPointeeType;
     private final MethodHandle typeGetSizeOf;
     private final MethodHandle getArrayElementType;
     private final MethodHandle getArraySize;
@@ -117,16 +114,14 @@ final class LibClang implements AutoCloseable {
     private final MethodHandle getDiagnosticSeverity;
     private final MethodHandle formatDiagnostic;
     private final MethodHandle disposeDiagnostic;
-    private final MethodHandle getClangVersion;
 
     private final MemorySegment visitorStub;
     private MemorySegment index;
     private List<MemorySegment> collected;
 
-    private LibClang(Arena arena, SymbolLookup lookup, Path libraryPath) {
+    private LibClang(Arena arena, SymbolLookup lookup) {
         this.arena = arena;
         this.lookup = lookup;
-        this.libraryPath = libraryPath;
         createIndex = handle("clang_createIndex", FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_INT));
         disposeIndex = handle("clang_disposeIndex", FunctionDescriptor.ofVoid(ADDRESS));
         parseTranslationUnit = handle("clang_parseTranslationUnit", FunctionDescriptor.of(ADDRESS, ADDRESS,
@@ -147,7 +142,6 @@ final class LibClang implements AutoCloseable {
         getArgType = handle("clang_getArgType", FunctionDescriptor.of(CX_TYPE, CX_TYPE, JAVA_INT));
         cursorGetArgument = handle("clang_Cursor_getArgument", FunctionDescriptor.of(CX_CURSOR, CX_CURSOR,
                 JAVA_INT));
-        getPointeeType = handle("clang_getPointeeType", FunctionDescriptor.of(CX_TYPE, CX_TYPE));
         typeGetSizeOf = handle("clang_Type_getSizeOf", FunctionDescriptor.of(JAVA_LONG, CX_TYPE));
         getArrayElementType = handle("clang_getArrayElementType", FunctionDescriptor.of(CX_TYPE, CX_TYPE));
         getArraySize = handle("clang_getArraySize", FunctionDescriptor.of(JAVA_LONG, CX_TYPE));
@@ -168,7 +162,6 @@ final class LibClang implements AutoCloseable {
         getDiagnosticSeverity = handle("clang_getDiagnosticSeverity", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         formatDiagnostic = handle("clang_formatDiagnostic", FunctionDescriptor.of(CX_STRING, ADDRESS, JAVA_INT));
         disposeDiagnostic = handle("clang_disposeDiagnostic", FunctionDescriptor.ofVoid(ADDRESS));
-        getClangVersion = handle("clang_getClangVersion", FunctionDescriptor.of(CX_STRING));
         try {
             MethodHandle target = MethodHandles.lookup().findVirtual(LibClang.class, "collect",
                     MethodType.methodType(int.class, MemorySegment.class, MemorySegment.class, MemorySegment.class))
@@ -195,7 +188,7 @@ final class LibClang implements AutoCloseable {
                 SymbolLookup lookup = candidate.contains("/")
                         ? SymbolLookup.libraryLookup(path, arena)
                         : SymbolLookup.libraryLookup(candidate, arena);
-                return new LibClang(arena, lookup, path);
+                return new LibClang(arena, lookup);
             } catch (IllegalArgumentException e) {
                 tried.add(candidate + " (" + e.getMessage() + ")");
             }
@@ -222,10 +215,6 @@ final class LibClang implements AutoCloseable {
             }
         }
         return false;
-    }
-
-    Path libraryPath() {
-        return libraryPath;
     }
 
     private MethodHandle handle(String name, FunctionDescriptor descriptor) {
@@ -280,14 +269,6 @@ final class LibClang implements AutoCloseable {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException(t);
-        }
-    }
-
-    String version() {
-        try {
-            return string((MemorySegment) getClangVersion.invokeExact((SegmentAllocator) arena));
-        } catch (Throwable t) {
-            throw rethrow(t);
         }
     }
 
@@ -347,10 +328,6 @@ final class LibClang implements AutoCloseable {
 
     MemorySegment resultType(MemorySegment functionType) {
         return typeOp(getResultType, functionType);
-    }
-
-    MemorySegment pointee(MemorySegment type) {
-        return typeOp(getPointeeType, type);
     }
 
     MemorySegment arrayElement(MemorySegment type) {
@@ -501,10 +478,5 @@ final class LibClang implements AutoCloseable {
             throw e;
         }
         return new IllegalStateException(t);
-    }
-
-    @Override
-    public void close() {
-        // The arena belongs to the caller, which closes it; the index is process-lifetime for one run.
     }
 }
