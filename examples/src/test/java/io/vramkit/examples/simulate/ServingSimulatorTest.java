@@ -98,6 +98,14 @@ class ServingSimulatorTest {
         assertTrue(page.contains("<svg") && page.contains("<polyline") && page.contains("KV memory"));
         assertTrue(!page.contains("<script") && !page.contains("http://") || page.contains("xmlns=\"http://www.w3"),
                 "self-contained");
+        Path all = dir.resolve("all.html");
+        PlanCommandTest.Run cmp = PlanCommandTest.run("simulate", "--workload", "alpaca", "--kv-layout", "all",
+                "--requests", "60", "--json", "--html", all.toString());
+        assertEquals(0, cmp.code(), cmp.err());
+        for (KvLayout l : KvLayout.values()) {
+            assertTrue(cmp.out().contains("\"" + l.cliName() + "\":{"), l + " missing in " + cmp.out());
+        }
+        assertTrue(Files.readString(all).contains("<h2>contiguous"), "the comparative report has every layout");
         PlanCommandTest.Run bad = PlanCommandTest.run("simulate", "--kv-layout", "ring");
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("contiguous, paged, paged-prefix or paged-compress"), bad.err());
