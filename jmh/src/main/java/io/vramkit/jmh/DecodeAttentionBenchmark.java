@@ -4,7 +4,7 @@ import io.vramkit.attention.HeadTensor;
 import io.vramkit.attention.KvCacheView;
 import io.vramkit.attention.PagedDecodeAttention;
 import io.vramkit.core.DType;
-import io.vramkit.jmh.baseline.DecodeReadBandwidth;
+import io.vramkit.jmh.baseline.MemoryBandwidth;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -36,7 +36,7 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
 /**
  * Decode attention of one sequence over a paged KV cache: 32 query heads, 8 KV heads, head dimension 128, block
  * size 16, blocks scattered at random. The {@code bytes} counter is the K and V bytes read (codes plus scales), so
- * its rate is the KV read bandwidth; {@link DecodeReadBandwidth} in the same run gives the machine's streaming
+ * its rate is the KV read bandwidth; {@link MemoryBandwidth} in the same run gives the machine's streaming DRAM
  * read bandwidth. Run {@link #main} for the GB/s table with the ratios.
  */
 @State(Scope.Benchmark)
@@ -142,35 +142,33 @@ public class DecodeAttentionBenchmark {
     }
 
     /**
-     * Runs this benchmark and {@link DecodeReadBandwidth} in one JMH run and prints GB/s of KV read and the
-     * fraction of the measured read bandwidth (DRAM-sized baseline for 32768, cache-sized for 4096).
+     * Runs this benchmark and {@link MemoryBandwidth} in one JMH run and prints GB/s of KV read and the fraction of
+     * the measured DRAM read bandwidth (the best of MemoryBandwidth's sizes). Accepts JMH command-line options.
      */
     public static void main(String[] args) throws Exception {
         CommandLineOptions cli = new CommandLineOptions(args);
         Collection<RunResult> results = new Runner(new OptionsBuilder().parent(cli)
                 .include(DecodeAttentionBenchmark.class.getSimpleName() + ".decode")
-                .include(DecodeReadBandwidth.class.getSimpleName() + ".read").build()).run();
-        java.util.Map<String, Double> base = new java.util.TreeMap<>();
+                .include(MemoryBandwidth.class.getSimpleName() + ".read").build()).run();
+        double bandwidth = 0;
         java.util.Map<String, Double> rate = new java.util.TreeMap<>();
         for (RunResult r : results) {
             var bytes = r.getSecondaryResults().get("bytes");
             if (bytes == null) {
                 continue;
             }
-            if (r.getParams().getBenchmark().endsWith("DecodeReadBandwidth.read")) {
-                base.put(r.getParams().getParam("mib"), bytes.getScore());
+            if (r.getParams().getBenchmark().endsWith("MemoryBandwidth.read")) {
+                bandwidth = Math.max(bandwidth, bytes.getScore());
             } else {
                 rate.put(r.getParams().getParam("context") + " " + r.getParams().getParam("kvType"),
                         bytes.getScore());
             }
         }
-        base.forEach((mib, bw) -> System.out.printf("read bandwidth, %s MiB: %.2f GB/s%n", mib, bw / 1e9));
+        System.out.printf("streaming read bandwidth: %.2f GB/s%n", bandwidth / 1e9);
         for (var e : rate.entrySet()) {
             String[] key = e.getKey().split(" ");
-            long kvBytes = 2L * Integer.parseInt(key[0]) * KV_HEADS * HEAD_DIM * DType.valueOf(key[1]).byteSize();
-            Double bw = kvBytes > (64L << 20) ? base.get("256") : base.get("32");
             System.out.printf("context %6s %-4s %7.2f GB/s  %5.1f%% of read bandwidth%n", key[0], key[1],
-                    e.getValue() / 1e9, bw == null ? Double.NaN : 100 * e.getValue() / bw);
+                    e.getValue() / 1e9, 100 * e.getValue() / bandwidth);
         }
     }
 }
