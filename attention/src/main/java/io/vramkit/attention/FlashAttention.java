@@ -22,7 +22,10 @@ import java.util.Objects;
  *
  * <p>Work is split over (sequence, query tile, head) on {@link ParallelExecutor}. Each parallel chunk takes one
  * scratch buffer of {@link #scratchBytes} from the {@link MemoryResource} given at construction and returns it
- * when done; the hot loops allocate nothing. Kernels come from the Vector API when available (see
+ * when done; the hot loops allocate nothing. The scratch is viewed through a restricted
+ * {@code MemorySegment.reinterpret} (no shared arena, whose close would stop every thread), so the JVM should grant
+ * native access to this module ({@code --enable-native-access=io.vramkit.attention}, or {@code ALL-UNNAMED} on the
+ * class path); without it the JDK prints a warning once. Kernels come from the Vector API when available (see
  * {@link io.vramkit.core.cpu.VectorSupport}), with a scalar fallback.
  *
  * <p>Instances are immutable and thread-safe; concurrent calls each take their own scratch.
@@ -243,7 +246,7 @@ public final class FlashAttention {
 
         void run(int from, int to, int heads) {
             try (Buffer buf = Buffer.allocate(scratch, lay.floats * 4L)) {
-                MemorySegment w = buf.segment();
+                MemorySegment w = Scratch.view(buf);
                 w.fill((byte) 0);
                 int[] lo = new int[lay.br];
                 int[] hi = new int[lay.br];

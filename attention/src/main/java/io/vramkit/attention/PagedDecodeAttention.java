@@ -21,7 +21,8 @@ import java.util.Objects;
  * the cache is read once per KV head. <b>Split-KV.</b> A long context is cut into splits of {@code splitTokens}
  * keys processed in parallel; each yields a partial (max, sum, unnormalized output) and the partials are merged
  * with a logsumexp merge. Work is spread over (sequence, KV head, split) on {@link ParallelExecutor}; scratch
- * comes from the {@link MemoryResource} given at construction.
+ * comes from the {@link MemoryResource} given at construction (viewed as in {@link FlashAttention}: grant native
+ * access to this module).
  *
  * <p>Instances are immutable and thread-safe.
  */
@@ -152,7 +153,7 @@ public final class PagedDecodeAttention {
         Buffer partials = anySplit ? Buffer.allocate(scratch, (long) totalSplits * heads * job.partialStride * 4L)
                 : null;
         try {
-            MemorySegment part = partials == null ? null : partials.segment();
+            MemorySegment part = partials == null ? null : Scratch.view(partials);
             int[] itemSeq = new int[totalSplits];
             int[] itemSplit = new int[totalSplits];
             for (int b = 0; b < batch; b++) {
@@ -267,7 +268,7 @@ public final class PagedDecodeAttention {
 
         void run(int from, int to, int kvHeads, int[] itemSeq, int[] itemSplit, MemorySegment part) {
             try (Buffer buf = Buffer.allocate(scratch, floats * 4L)) {
-                MemorySegment w = buf.segment();
+                MemorySegment w = Scratch.view(buf);
                 w.fill((byte) 0);
                 for (int item = from; item < to; item++) {
                     int split = item / kvHeads;
@@ -362,7 +363,7 @@ public final class PagedDecodeAttention {
         void merge(int from, int to, MemorySegment part) {
             int heads = q.heads();
             try (Buffer buf = Buffer.allocate(scratch, (long) dP * 4L)) {
-                MemorySegment acc = buf.segment();
+                MemorySegment acc = Scratch.view(buf);
                 for (int r = from; r < to; r++) {
                     int b = r / heads;
                     int h = r % heads;
