@@ -372,8 +372,8 @@ public final class PanamaTileOps implements TileOps {
             case BF16 -> ((IntVector) ShortVector.fromMemorySegment(SH, src, byteOffset + c * 2L, NO)
                     .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 16)
                     .reinterpretAsFloats();
-            default -> (FloatVector) ByteVector.fromMemorySegment(BS, src, byteOffset + c, NO)
-                    .convertShape(VectorOperators.B2F, S, 0);
+            default -> (FloatVector) ((IntVector) ByteVector.fromMemorySegment(BS, src, byteOffset + c, NO)
+                    .convertShape(VectorOperators.B2I, IS, 0)).convert(VectorOperators.I2F, 0);
         };
     }
 
