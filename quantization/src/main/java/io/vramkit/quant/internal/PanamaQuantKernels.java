@@ -380,7 +380,27 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
         }
         float[] sc = new float[gpr];
         float[] zc = new float[gpr];
-        for (int r = r0; r < r1; r++) {
+        int r = r0;
+        if (!nf4) {
+            // two rows per pass: each activation slice loaded once feeds two independent FMA chains
+            float[] sc2 = new float[gpr];
+            float[] zc2 = new float[gpr];
+            for (; r + 1 < r1; r += 2) {
+                rowScales(t, r, sc, zc);
+                rowScales(t, r + 1, sc2, zc2);
+                long rowOff = (long) r * (cols / 2);
+                rowInt4x2(codes, rowOff, rowOff + cols / 2, xp, sc, sc2, g, y, r);
+                float c1 = 0f;
+                float c2 = 0f;
+                for (int gi = 0; gi < gpr; gi++) {
+                    c1 += sc[gi] * zc[gi] * xsum[gi];
+                    c2 += sc2[gi] * zc2[gi] * xsum[gi];
+                }
+                y[r] -= c1;
+                y[r + 1] -= c2;
+            }
+        }
+        for (; r < r1; r++) {
             rowScales(t, r, sc, zc);
             long rowOff = (long) r * (cols / 2);
             float dot = nf4 ? rowNf4(codes, rowOff, xp, sc, g) : rowInt4(codes, rowOff, xp, sc, g);
@@ -412,6 +432,36 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
             total = acc0.add(acc1).fma(FloatVector.broadcast(F, sc[gi]), total);
         }
         return total.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #rowInt4} for rows {@code r} and {@code r + 1} at once, written to {@code y[r]} and {@code y[r + 1]}. */
+    private static void rowInt4x2(MemorySegment codes, long off1, long off2, float[] xp, float[] sc1, float[] sc2,
+                                  int g, float[] y, int r) {
+        FloatVector t1 = FloatVector.zero(F);
+        FloatVector t2 = FloatVector.zero(F);
+        int cols = sc1.length * g;
+        for (int c0 = 0, gi = 0; c0 < cols; c0 += g, gi++) {
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            for (int c = c0; c < c0 + g; c += 2 * L) {
+                FloatVector xl = FloatVector.fromArray(F, xp, c);
+                FloatVector xh = FloatVector.fromArray(F, xp, c + L);
+                IntVector i1 = (IntVector) ByteVector.fromMemorySegment(B, codes, off1 + c / 2, LE)
+                        .convertShape(VectorOperators.B2I, I, 0);
+                IntVector i2 = (IntVector) ByteVector.fromMemorySegment(B, codes, off2 + c / 2, LE)
+                        .convertShape(VectorOperators.B2I, I, 0);
+                a1 = ((FloatVector) i1.and(0x0F).convert(VectorOperators.I2F, 0)).fma(xl, a1);
+                a2 = ((FloatVector) i2.and(0x0F).convert(VectorOperators.I2F, 0)).fma(xl, a2);
+                a1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0))
+                        .fma(xh, a1);
+                a2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0))
+                        .fma(xh, a2);
+            }
+            t1 = a1.fma(FloatVector.broadcast(F, sc1[gi]), t1);
+            t2 = a2.fma(FloatVector.broadcast(F, sc2[gi]), t2);
+        }
+        y[r] = t1.reduceLanes(VectorOperators.ADD);
+        y[r + 1] = t2.reduceLanes(VectorOperators.ADD);
     }
 
     /** {@code Σ_g a_g Σ_c NF4[u_c] x_c} over one NF4 row. */
