@@ -18,9 +18,10 @@ import java.util.Objects;
  * are dequantized with their per-block, per-head scales inside the kernel, a row at a time.
  *
  * <p><b>GQA packing.</b> One pass over a KV head serves all {@code heads / kvHeads} query heads that share it, so
- * the cache is read once per KV head. <b>Split-KV.</b> A long context is cut into splits of {@code splitTokens}
+ * the cache is read once per KV head; when there are enough splits to keep every thread busy, an item covers all KV
+ * heads, so each token's K and V rows (contiguous across heads in the layout) are read in one sweep. <b>Split-KV.</b> A long context is cut into splits of {@code splitTokens}
  * keys processed in parallel; each yields a partial (max, sum, unnormalized output) and the partials are merged
- * with a logsumexp merge. Work is spread over (sequence, KV head, split) on {@link ParallelExecutor}; scratch
+ * with a logsumexp merge. Work is spread over (sequence, split, KV heads) on {@link ParallelExecutor}; scratch
  * comes from the {@link MemoryResource} given at construction (viewed as in {@link FlashAttention}: grant native
  * access to this module).
  *
@@ -162,8 +163,14 @@ public final class PagedDecodeAttention {
                     itemSplit[splitBase[b] + s] = s;
                 }
             }
-            ParallelExecutor.parallelFor(0, totalSplits * kvHeads, 1, (from, to) -> job.run(from, to, kvHeads,
-                    itemSeq, itemSplit, part));
+            // Items cover all KV heads of a split when there are enough splits, so that each token's K and V rows
+            // (all heads, contiguous in the layout) are read in one sweep; otherwise KV heads are shared out too.
+            int parts = totalSplits >= 2 * ParallelExecutor.THREADS ? 1
+                    : Math.min(kvHeads, (2 * ParallelExecutor.THREADS + totalSplits - 1) / totalSplits);
+            int perPart = (kvHeads + parts - 1) / parts;
+            int kvParts = (kvHeads + perPart - 1) / perPart;
+            ParallelExecutor.parallelFor(0, totalSplits * kvParts, 1, (from, to) -> job.run(from, to, kvParts,
+                    perPart, itemSeq, itemSplit, part));
             if (anySplit) {
                 ParallelExecutor.parallelFor(0, batch * heads, 16, (from, to) -> job.merge(from, to, part));
             }
@@ -233,7 +240,8 @@ public final class PagedDecodeAttention {
         private final float scale;
         private final float softcap;
         final int partialStride;
-        // Scratch layout (floats): Q [group, dP], row [dP], S [group, CHUNK], O [group, dP], M [group], L [group].
+        // Scratch layout (floats), for up to all query heads: Q [heads, dP], row [dP], S [heads, CHUNK],
+        // O [heads, dP], M [heads], L [heads].
         private final int offRow;
         private final int offS;
         private final int offO;
@@ -258,34 +266,37 @@ public final class PagedDecodeAttention {
             this.scale = p.scaleFor(d);
             this.softcap = p.softcap();
             this.partialStride = dP + 2;
-            this.offRow = group * dP;
+            int heads = q.heads();
+            this.offRow = heads * dP;
             this.offS = offRow + dP;
-            this.offO = offS + group * CHUNK;
-            this.offM = offO + group * dP;
-            this.offL = offM + group;
-            this.floats = TileOps.pad(offL + group);
+            this.offO = offS + heads * CHUNK;
+            this.offM = offO + heads * dP;
+            this.offL = offM + heads;
+            this.floats = TileOps.pad(offL + heads);
         }
 
-        void run(int from, int to, int kvHeads, int[] itemSeq, int[] itemSplit, MemorySegment part) {
+        void run(int from, int to, int kvParts, int perPart, int[] itemSeq, int[] itemSplit, MemorySegment part) {
             try (Buffer buf = Buffer.allocate(scratch, floats * 4L)) {
                 MemorySegment w = Scratch.view(buf);
                 w.fill((byte) 0);
                 for (int item = from; item < to; item++) {
-                    int split = item / kvHeads;
-                    item(w, itemSeq[split], itemSplit[split], item % kvHeads, part);
+                    int split = item / kvParts;
+                    int kv0 = (item % kvParts) * perPart;
+                    item(w, itemSeq[split], itemSplit[split], kv0, Math.min(cache.kvHeads(), kv0 + perPart), part);
                 }
             }
         }
 
-        private void item(MemorySegment w, int b, int split, int kvh, MemorySegment part) {
-            int qTok = b;
-            int h0 = kvh * group;
-            for (int g = 0; g < group; g++) {
-                q.readRow(ops, qTok, h0 + g, scale, w, g * dP);
-                w.setAtIndex(F, offM + g, Float.NEGATIVE_INFINITY);
-                w.setAtIndex(F, offL + g, 0f);
+        /** One split of one sequence, for KV heads {@code kv0 .. kv1-1} and their query heads (local rows). */
+        private void item(MemorySegment w, int b, int split, int kv0, int kv1, MemorySegment part) {
+            int h0 = kv0 * group;
+            int rows = (kv1 - kv0) * group;
+            for (int r = 0; r < rows; r++) {
+                q.readRow(ops, b, h0 + r, scale, w, r * dP);
+                w.setAtIndex(F, offM + r, Float.NEGATIVE_INFINITY);
+                w.setAtIndex(F, offL + r, 0f);
             }
-            w.asSlice(offO * 4L, (long) group * dP * 4L).fill((byte) 0);
+            w.asSlice(offO * 4L, (long) rows * dP * 4L).fill((byte) 0);
             int lo = first[b] + split * splitTokens;
             int hi = Math.min(ctx[b], lo + splitTokens);
             int[] table = tables[b];
@@ -298,11 +309,15 @@ public final class PagedDecodeAttention {
                 for (int j = 0; j < n; j++) {
                     int t = c0 + j;
                     int block = table[t / bs];
-                    ops.scores(keys, cache.rowOffset(block, t % bs, kvh), cache.type(), cache.keyScale(block, kvh),
-                            fp8, w, offRow, 0, dP, group, d, offS + j, CHUNK);
+                    for (int kvh = kv0; kvh < kv1; kvh++) {
+                        int r0 = (kvh - kv0) * group;
+                        ops.scores(keys, cache.rowOffset(block, t % bs, kvh), cache.type(),
+                                cache.keyScale(block, kvh), fp8, w, offRow, r0 * dP, dP, group, d,
+                                offS + r0 * CHUNK + j, CHUNK);
+                    }
                 }
-                for (int g = 0; g < group; g++) {
-                    int si = offS + g * CHUNK;
+                for (int r = 0; r < rows; r++) {
+                    int si = offS + r * CHUNK;
                     if (softcap > 0f) {
                         for (int j = 0; j < n; j++) {
                             float s = w.getAtIndex(F, si + j);
@@ -312,35 +327,39 @@ public final class PagedDecodeAttention {
                     for (int j = n; j < CHUNK; j++) {
                         w.setAtIndex(F, si + j, Float.NEGATIVE_INFINITY);
                     }
-                    float mOld = w.getAtIndex(F, offM + g);
+                    float mOld = w.getAtIndex(F, offM + r);
                     float mNew = Math.max(mOld, ops.max(w, si, CHUNK));
                     float sum = ops.expSub(w, si, CHUNK, mNew);
                     float alpha = mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
-                    w.setAtIndex(F, offL + g, w.getAtIndex(F, offL + g) * alpha + sum);
+                    w.setAtIndex(F, offL + r, w.getAtIndex(F, offL + r) * alpha + sum);
                     if (alpha != 1f) {
-                        ops.scale(w, offO + g * dP, dP, alpha);
+                        ops.scale(w, offO + r * dP, dP, alpha);
                     }
-                    w.setAtIndex(F, offM + g, mNew);
+                    w.setAtIndex(F, offM + r, mNew);
                 }
                 for (int j = 0; j < n; j++) {
                     int t = c0 + j;
                     int block = table[t / bs];
-                    ops.accumulate(values, cache.rowOffset(block, t % bs, kvh), cache.type(),
-                            cache.valueScale(block, kvh), fp8, w, offRow, offS + j, CHUNK, group, offO, dP, d);
+                    for (int kvh = kv0; kvh < kv1; kvh++) {
+                        int r0 = (kvh - kv0) * group;
+                        ops.accumulate(values, cache.rowOffset(block, t % bs, kvh), cache.type(),
+                                cache.valueScale(block, kvh), fp8, w, offRow, offS + r0 * CHUNK + j, CHUNK, group,
+                                offO + r0 * dP, dP, d);
+                    }
                 }
             }
             int heads = q.heads();
-            for (int g = 0; g < group; g++) {
-                int h = h0 + g;
-                float m = w.getAtIndex(F, offM + g);
-                float l = w.getAtIndex(F, offL + g);
+            for (int r = 0; r < rows; r++) {
+                int h = h0 + r;
+                float m = w.getAtIndex(F, offM + r);
+                float l = w.getAtIndex(F, offL + r);
                 if (splits[b] > 1) {
                     long base = ((long) (splitBase[b] + split) * heads + h) * partialStride;
                     part.setAtIndex(F, base, m);
                     part.setAtIndex(F, base + 1, l);
-                    MemorySegment.copy(w, (offO + (long) g * dP) * 4L, part, (base + 2) * 4L, d * 4L);
+                    MemorySegment.copy(w, (offO + (long) r * dP) * 4L, part, (base + 2) * 4L, d * 4L);
                 } else {
-                    finish(b, h, m, l, w, offO + g * dP);
+                    finish(b, h, m, l, w, offO + r * dP);
                 }
             }
         }
