@@ -20,8 +20,9 @@ import java.util.Objects;
  * key/value heads (GQA; MQA when there is one KV head): query head {@code h} reads KV head
  * {@code h / (heads / kvHeads)}. Masks, scale, softcap and logsumexp follow {@link AttentionParams}.
  *
- * <p>Work is split over (sequence, query tile, head) on {@link ParallelExecutor}. Each parallel chunk takes one
- * scratch buffer of {@link #scratchBytes} from the {@link MemoryResource} given at construction and returns it
+ * <p>Work is split over (sequence, query tile, KV head) on {@link ParallelExecutor}; the query heads of a GQA
+ * group share each key/value tile that is loaded. Each parallel chunk takes one
+ * scratch buffer of {@link #scratchBytes(int, int, int, int)} from the {@link MemoryResource} given at construction and returns it
  * when done; the hot loops allocate nothing. The scratch is viewed through a restricted
  * {@code MemorySegment.reinterpret} (no shared arena, whose close would stop every thread), so the JVM should grant
  * native access to this module ({@code --enable-native-access=io.vramkit.attention}, or {@code ALL-UNNAMED} on the
@@ -100,7 +101,15 @@ public final class FlashAttention {
      * output tiles plus per-row statistics, padded to 16-float vectors. Independent of sequence length.
      */
     public static long scratchBytes(int headDim, int blockQ, int blockK) {
-        return Layout.of(headDim, blockQ, blockK).floats * 4L;
+        return scratchBytes(headDim, blockQ, blockK, 1);
+    }
+
+    /**
+     * Scratch bytes one worker takes when {@code group} query heads share each KV head (GQA): the key and value
+     * tiles are loaded once for the group, the query and output tiles are kept per head.
+     */
+    public static long scratchBytes(int headDim, int blockQ, int blockK, int group) {
+        return Layout.of(headDim, blockQ, blockK, group).floats * 4L;
     }
 
     /**
@@ -175,7 +184,9 @@ public final class FlashAttention {
         }
         Job job = new Job(q, k, v, out, cuSeqlensQ, cuSeqlensK, p, lse, tileSeq, tileStart, tileQ, tileK);
         int heads = q.heads();
-        ParallelExecutor.parallelFor(0, tiles * heads, 1, (from, to) -> job.run(from, to, heads));
+        // One item per (query tile, KV head): the group's query heads share each loaded key/value tile.
+        int kvHeads = k.heads();
+        ParallelExecutor.parallelFor(0, tiles * kvHeads, 1, (from, to) -> job.run(from, to, kvHeads));
         return lse;
     }
 
@@ -189,22 +200,27 @@ public final class FlashAttention {
     }
 
     /** Float offsets of the tiles inside one worker's scratch. */
-    private record Layout(int d, int dP, int br, int br4, int bc, int bcP, int q, int kt, int v, int s, int o,
+    /** Q, O, m and l are kept for each of the {@code g} heads of a KV group: head {@code gi} at {@code +gi·stride}. */
+    private record Layout(int d, int dP, int br, int br4, int bc, int bcP, int g, int q, int kt, int v, int s, int o,
                           int m, int l, int tmp, int floats) {
-        static Layout of(int d, int br, int bc) {
+        static Layout of(int d, int br, int bc, int g) {
             int dP = TileOps.pad(d);
             int bcP = TileOps.pad(bc);
             int br4 = (br + 3) / 4 * 4;
             int q = 0;
-            int kt = q + br4 * dP;
+            int kt = q + g * br4 * dP;
             int v = kt + d * bcP;
             int s = v + bcP * dP;
             int o = s + br4 * bcP;
-            int m = o + br4 * dP;
-            int l = m + br4;
-            int tmp = l + br4;
+            int m = o + g * br4 * dP;
+            int l = m + g * br4;
+            int tmp = l + g * br4;
             int floats = tmp + dP;
-            return new Layout(d, dP, br, br4, bc, bcP, q, kt, v, s, o, m, l, tmp, TileOps.pad(floats));
+            return new Layout(d, dP, br, br4, bc, bcP, g, q, kt, v, s, o, m, l, tmp, TileOps.pad(floats));
+        }
+
+        int tileStride() {
+            return br4 * dP;
         }
     }
 
@@ -237,33 +253,34 @@ public final class FlashAttention {
             this.lse = lse;
             this.tileSeq = tileSeq;
             this.tileStart = tileStart;
-            this.lay = Layout.of(q.headDim(), tileQ, tileK);
+            this.lay = Layout.of(q.headDim(), tileQ, tileK, q.heads() / k.heads());
             this.group = q.heads() / k.heads();
             this.scale = p.scaleFor(q.headDim());
             this.softcap = p.softcap();
             this.mask = p.blockMask();
         }
 
-        void run(int from, int to, int heads) {
+        void run(int from, int to, int kvHeads) {
             try (Buffer buf = Buffer.allocate(scratch, lay.floats * 4L)) {
                 MemorySegment w = Scratch.view(buf);
                 w.fill((byte) 0);
                 int[] lo = new int[lay.br];
                 int[] hi = new int[lay.br];
                 for (int item = from; item < to; item++) {
-                    tile(w, tileSeq[item / heads], tileStart[item / heads], item % heads, lo, hi);
+                    tile(w, tileSeq[item / kvHeads], tileStart[item / kvHeads], item % kvHeads, lo, hi);
                 }
             }
         }
 
-        private void tile(MemorySegment w, int b, int r0, int h, int[] lo, int[] hi) {
+        private void tile(MemorySegment w, int b, int r0, int kvh, int[] lo, int[] hi) {
             final Layout y = lay;
             int qs = cuQ[b];
             int lq = cuQ[b + 1] - qs;
             int ks = cuK[b];
             int lk = cuK[b + 1] - ks;
             int rows = Math.min(y.br, lq - r0);
-            int kvh = h / group;
+            int h0 = kvh * group;
+            int ts = y.tileStride();
             long offset = (long) lk - lq;
             int wl = p.windowLeft();
             int wr = p.windowRight();
@@ -293,15 +310,18 @@ public final class FlashAttention {
             int d = y.d;
             int dP = y.dP;
             int bcP = y.bcP;
-            if (rows < y.br4) {
-                w.asSlice((y.q + (long) rows * dP) * 4L, (long) (y.br4 - rows) * dP * 4L).fill((byte) 0);
+            for (int gi = 0; gi < group; gi++) {
+                int qb = y.q + gi * ts;
+                if (rows < y.br4) {
+                    w.asSlice((qb + (long) rows * dP) * 4L, (long) (y.br4 - rows) * dP * 4L).fill((byte) 0);
+                }
+                for (int i = 0; i < rows; i++) {
+                    q.readRow(ops, qs + r0 + i, h0 + gi, scale, w, qb + i * dP);
+                    w.setAtIndex(ValueLayout.JAVA_FLOAT, y.m + gi * y.br4 + i, Float.NEGATIVE_INFINITY);
+                    w.setAtIndex(ValueLayout.JAVA_FLOAT, y.l + gi * y.br4 + i, 0f);
+                }
             }
-            for (int i = 0; i < rows; i++) {
-                q.readRow(ops, qs + r0 + i, h, scale, w, y.q + i * dP);
-                w.setAtIndex(ValueLayout.JAVA_FLOAT, y.m + i, Float.NEGATIVE_INFINITY);
-                w.setAtIndex(ValueLayout.JAVA_FLOAT, y.l + i, 0f);
-            }
-            w.asSlice(y.o * 4L, (long) y.br4 * dP * 4L).fill((byte) 0);
+            w.asSlice(y.o * 4L, (long) group * ts * 4L).fill((byte) 0);
             int maskRow = mask == null ? 0 : r0 / mask.rowBlock();
             if (minLo <= maxHi) {
                 for (int kt = minLo / y.bc; kt <= maxHi / y.bc; kt++) {
@@ -324,34 +344,40 @@ public final class FlashAttention {
                                     .fill((byte) 0);
                         }
                     }
-                    ops.qkT(w, y.q, dP, y.kt, bcP, y.s, bcP, rows, d, bcP);
                     boolean full = maxLo <= k0 && minHi >= k0 + valid - 1;
-                    for (int i = 0; i < rows; i++) {
-                        softmaxRow(w, i, k0, valid, full, lo[i], hi[i]);
+                    for (int gi = 0; gi < group; gi++) {
+                        ops.qkT(w, y.q + gi * ts, dP, y.kt, bcP, y.s, bcP, rows, d, bcP);
+                        for (int i = 0; i < rows; i++) {
+                            softmaxRow(w, gi, i, k0, valid, full, lo[i], hi[i]);
+                        }
+                        ops.pv(w, y.s, bcP, y.v, dP, y.o + gi * ts, dP, rows, valid, dP);
                     }
-                    ops.pv(w, y.s, bcP, y.v, dP, y.o, dP, rows, valid, dP);
                 }
             }
             int totalQ = q.tokens();
-            for (int i = 0; i < rows; i++) {
-                float l = w.getAtIndex(ValueLayout.JAVA_FLOAT, y.l + i);
-                int token = qs + r0 + i;
-                if (l == 0f) {
-                    out.zeroRow(token, h);
-                    if (lse != null) {
-                        lse[h * totalQ + token] = Float.NEGATIVE_INFINITY;
-                    }
-                } else {
-                    out.writeRow(token, h, 1f / l, w, y.o + i * dP);
-                    if (lse != null) {
-                        lse[h * totalQ + token] = w.getAtIndex(ValueLayout.JAVA_FLOAT, y.m + i) + (float) Math.log(l);
+            for (int gi = 0; gi < group; gi++) {
+                int h = h0 + gi;
+                for (int i = 0; i < rows; i++) {
+                    float l = w.getAtIndex(ValueLayout.JAVA_FLOAT, y.l + gi * y.br4 + i);
+                    int token = qs + r0 + i;
+                    if (l == 0f) {
+                        out.zeroRow(token, h);
+                        if (lse != null) {
+                            lse[h * totalQ + token] = Float.NEGATIVE_INFINITY;
+                        }
+                    } else {
+                        out.writeRow(token, h, 1f / l, w, y.o + gi * ts + i * dP);
+                        if (lse != null) {
+                            lse[h * totalQ + token] = w.getAtIndex(ValueLayout.JAVA_FLOAT, y.m + gi * y.br4 + i)
+                                    + (float) Math.log(l);
+                        }
                     }
                 }
             }
         }
 
         /** Online-softmax update of one score row (Milakov & Gimelshein 2018): rescale the running sums. */
-        private void softmaxRow(MemorySegment w, int i, int k0, int valid, boolean full, int lo, int hi) {
+        private void softmaxRow(MemorySegment w, int gi, int i, int k0, int valid, boolean full, int lo, int hi) {
             final Layout y = lay;
             int si = y.s + i * y.bcP;
             if (softcap > 0f) {
@@ -374,16 +400,18 @@ public final class FlashAttention {
                 w.setAtIndex(ValueLayout.JAVA_FLOAT, si + j, Float.NEGATIVE_INFINITY);
             }
             float rowMax = ops.max(w, si, y.bcP);
-            float mOld = w.getAtIndex(ValueLayout.JAVA_FLOAT, y.m + i);
+            int mi = y.m + gi * y.br4 + i;
+            int li = y.l + gi * y.br4 + i;
+            float mOld = w.getAtIndex(ValueLayout.JAVA_FLOAT, mi);
             float mNew = Math.max(mOld, rowMax);
             float sum = ops.expSub(w, si, y.bcP, mNew);
             float alpha = mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
-            float l = w.getAtIndex(ValueLayout.JAVA_FLOAT, y.l + i);
-            w.setAtIndex(ValueLayout.JAVA_FLOAT, y.l + i, l * alpha + sum);
+            float l = w.getAtIndex(ValueLayout.JAVA_FLOAT, li);
+            w.setAtIndex(ValueLayout.JAVA_FLOAT, li, l * alpha + sum);
             if (alpha != 1f) {
-                ops.scale(w, y.o + i * y.dP, y.dP, alpha);
+                ops.scale(w, y.o + gi * y.tileStride() + i * y.dP, y.dP, alpha);
             }
-            w.setAtIndex(ValueLayout.JAVA_FLOAT, y.m + i, mNew);
+            w.setAtIndex(ValueLayout.JAVA_FLOAT, mi, mNew);
         }
     }
 
