@@ -14,21 +14,31 @@ import java.util.Objects;
  *   <li>{@link #matmul} with FP32 activations and {@link #matmulBf16} with BF16 activations work for every
  *       {@link QuantFormat}, the dense FP32/FP16/BF16 ones included, so formats compare with one call. Batches of
  *       1 to {@value #GEMV_MAX_BATCH} take the fused dequantize-GEMV kernel (weights are read once and decoded in
- *       registers); larger batches take the GEMM path, which dequantizes a tile of rows once and reuses it for
- *       every activation row.</li>
+ *       registers); larger batches take the GEMM path: the activations are packed once into K-major panels,
+ *       each tile of weight rows is dequantized once into per-thread scratch, and a register-blocked micro-kernel
+ *       (on AVX-512, 32 activation rows × 6 weight rows of accumulators held in vector registers) reuses every
+ *       loaded activation vector for six weights and every weight for 32 activation rows.</li>
  *   <li>{@link #w8a8} quantizes each activation row to INT8 on the fly (symmetric, per token) and multiplies in
  *       integer arithmetic with INT8 weights; the choice for large batches.</li>
  *   <li>{@link #dense} multiplies with plain FP32 weights held in a {@code float[]}.</li>
  * </ul>
- * All work runs on {@link ParallelExecutor}, split over output rows. Stateless and thread-safe; concurrent calls
- * must not share an output array.
+ * All work runs on {@link ParallelExecutor}, split over output rows (and, in the GEMM path, over activation
+ * panels when the weight has few tiles). Thread-safe; concurrent calls must not share an output array. The GEMM
+ * path keeps per-thread scratch buffers (packed activations, one weight tile) between calls, up to 16 MiB each.
  */
 public final class QuantizedMatmul {
 
     /** Largest batch that takes the GEMV path. */
     public static final int GEMV_MAX_BATCH = 16;
 
-    private static final int GEMM_TILE_ROWS = 16;
+    /** Weight rows dequantized at once by the GEMM path: a multiple of the micro-kernel's six rows. */
+    private static final int GEMM_TILE_ROWS = 48;
+
+    /** Largest scratch buffer (floats) a thread keeps between calls: 16 MiB. */
+    private static final int SCRATCH_KEEP_FLOATS = 4 << 20;
+
+    private static final ThreadLocal<float[]> PACKED = new ThreadLocal<>();
+    private static final ThreadLocal<float[]> TILE = new ThreadLocal<>();
 
     private QuantizedMatmul() {
     }
@@ -56,20 +66,83 @@ public final class QuantizedMatmul {
             ParallelExecutor.parallelFor(0, rows, grain, (r0, r1) -> k.gemv(w, x, batch, y, r0, r1));
             return;
         }
+        gemm(k, x, batch, w, y);
+    }
+
+    /**
+     * The large-batch path: packs {@code x} into K-major panels once (shared by every tile), then splits the work
+     * into (weight tile, panel range) units; each unit dequantizes its {@value #GEMM_TILE_ROWS}-row tile into a
+     * per-thread scratch buffer and runs the register-blocked micro-kernel over its panels.
+     */
+    private static void gemm(QuantKernels k, float[] x, int batch, QuantizedTensor w, float[] y) {
+        int rows = w.rows();
+        int cols = w.cols();
+        int pr = k.gemmPanelRows();
+        int panels = (batch + pr - 1) / pr;
+        float[] xp = scratch(PACKED, panels * pr * cols);
+        ParallelExecutor.parallelFor(0, panels, Math.max(1, 65536 / (pr * cols)),
+                (p0, p1) -> pack(x, batch, cols, pr, xp, p0, p1));
         int tiles = (rows + GEMM_TILE_ROWS - 1) / GEMM_TILE_ROWS;
-        ParallelExecutor.parallelFor(0, tiles, 1, (t0, t1) -> {
-            float[] tile = new float[GEMM_TILE_ROWS * cols];
-            for (int t = t0; t < t1; t++) {
+        // enough units for every thread to stay busy when the weight has few tiles; each extra panel group costs
+        // one more dequantization of its tile
+        int groups = Math.max(1, Math.min(panels, (4 * ParallelExecutor.THREADS + tiles - 1) / tiles));
+        int perGroup = (panels + groups - 1) / groups;
+        ParallelExecutor.parallelFor(0, tiles * groups, 1, (u0, u1) -> {
+            float[] tile = scratch(TILE, GEMM_TILE_ROWS * cols);
+            int loaded = -1;
+            for (int u = u0; u < u1; u++) {
+                int t = u / groups;
+                int p0 = (u % groups) * perGroup;
+                int p1 = Math.min(panels, p0 + perGroup);
+                if (p0 >= p1) {
+                    continue;
+                }
                 int r0 = t * GEMM_TILE_ROWS;
                 int r1 = Math.min(rows, r0 + GEMM_TILE_ROWS);
-                k.dequantizeRows(w, r0, r1, tile, 0);
-                for (int b = 0; b < batch; b++) {
-                    for (int r = r0; r < r1; r++) {
-                        y[b * rows + r] = k.dot(tile, (r - r0) * cols, x, b * cols, cols);
-                    }
+                if (t != loaded) {
+                    k.dequantizeRows(w, r0, r1, tile, 0);
+                    loaded = t;
                 }
+                k.gemmTile(xp, batch, cols, tile, r1 - r0, y, rows, r0, p0, p1);
             }
         });
+    }
+
+    /** {@code xp[(p × cols + c) × pr + i] = x[(p × pr + i) × cols + c]} for panels {@code [p0, p1)}, zero-padded. */
+    private static void pack(float[] x, int batch, int cols, int pr, float[] xp, int p0, int p1) {
+        for (int p = p0; p < p1; p++) {
+            int b0 = p * pr;
+            int nb = Math.min(pr, batch - b0);
+            int o = p * cols * pr;
+            for (int i = 0; i < nb; i++) {
+                int xi = (b0 + i) * cols;
+                for (int c = 0; c < cols; c++) {
+                    xp[o + c * pr + i] = x[xi + c];
+                }
+            }
+            for (int i = nb; i < pr; i++) {
+                for (int c = 0; c < cols; c++) {
+                    xp[o + c * pr + i] = 0f;
+                }
+            }
+        }
+    }
+
+    /**
+     * A per-thread float buffer of at least {@code n} elements, kept between calls up to
+     * {@value #SCRATCH_KEEP_FLOATS} floats (larger requests get a fresh array each time, so a rare huge batch does
+     * not pin its memory).
+     */
+    private static float[] scratch(ThreadLocal<float[]> cache, int n) {
+        float[] a = cache.get();
+        if (a != null && a.length >= n) {
+            return a;
+        }
+        a = new float[n];
+        if (n <= SCRATCH_KEEP_FLOATS) {
+            cache.set(a);
+        }
+        return a;
     }
 
     /**

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vramkit.quant.internal.Layouts;
 import io.vramkit.quant.internal.QuantKernels;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -52,6 +53,102 @@ class QuantizedMatmulTest {
                     }
                 }
             }
+        }
+    }
+
+    static List<QuantFormat> gemmFormats() {
+        return List.of(QuantFormat.FP32, QuantFormat.BF16, QuantFormat.FP16, QuantFormat.INT8, QuantFormat.INT8_G32,
+                QuantFormat.INT4_G32, QuantFormat.INT4_ASYM_G32, QuantFormat.nf4(32, true), QuantFormat.FP8_E4M3);
+    }
+
+    /**
+     * The GEMM path on shapes that are not multiples of the tiles (48 weight rows, 6-row register blocks, 8/16/32
+     * activation rows per panel): both kernels against float64, and against each other.
+     */
+    @ParameterizedTest
+    @MethodSource("gemmFormats")
+    void gemmOddShapesMatchFloat64AndScalarAgreesWithPanama(QuantFormat f) {
+        int[][] shapes = {{1, 64}, {5, 96}, {47, 128}, {49, 64}, {101, 192}, {6, 320}};
+        int[] batches = {17, 23, 31, 32, 33, 47, 65, 600};
+        for (int[] sh : shapes) {
+            int rows = sh[0];
+            int cols = sh[1];
+            float[] w = TestData.heavyTailed(rows, cols, 7L * rows + cols);
+            try (QuantizedTensor q = Quantizer.quantize("w", w, rows, cols, f)) {
+                float[] deq = q.dequantize();
+                for (int batch : batches) {
+                    if (batch == 600 && rows * cols > 100 * 192) {
+                        continue;
+                    }
+                    float[] x = TestData.gaussian(batch * cols, 1, batch * 977L + rows);
+                    double[] mag = TestData.magnitude(x, batch, deq, rows, cols);
+                    float[] ys = new float[batch * rows];
+                    float[] yp = new float[batch * rows];
+                    String what = f + " " + rows + "x" + cols + " batch " + batch;
+                    QuantizedMatmul.matmulWith(QuantizerTest.SCALAR, x, batch, q, ys);
+                    QuantizedMatmul.matmulWith(QuantizerTest.PANAMA, x, batch, q, yp);
+                    assertMatches(x, batch, deq, rows, cols, ys, what + " scalar");
+                    assertMatches(x, batch, deq, rows, cols, yp, what + " panama");
+                    for (int i = 0; i < ys.length; i++) {
+                        assertEquals(ys[i], yp[i], mag[i] * 4e-6 * Math.sqrt(cols) + 1e-30, what + " scalar vs panama "
+                                + i);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The GEMM path writes exactly {@code batch × rows} outputs, and per-thread scratch reused across calls of
+     * different shapes (large, then small with a partial last panel) leaves no stale values in the result.
+     */
+    @Test
+    void gemmWritesOnlyItsOutputsAndScratchReuseIsClean() {
+        for (QuantKernels k : List.of(QuantizerTest.SCALAR, QuantizerTest.PANAMA, QuantKernels.INSTANCE)) {
+            int[][] calls = {{300, 97, 256}, {19, 97, 256}, {40, 13, 64}, {17, 200, 128}, {18, 5, 512}};
+            for (int[] call : calls) {
+                int batch = call[0];
+                int rows = call[1];
+                int cols = call[2];
+                float[] w = TestData.gaussian(rows * cols, 1, rows);
+                try (QuantizedTensor q = Quantizer.quantize("w", w, rows, cols, QuantFormat.FP32)) {
+                    float[] x = TestData.gaussian(batch * cols, 1, batch + cols);
+                    float[] y = new float[batch * rows + 37];
+                    Arrays.fill(y, -7.5f);
+                    QuantizedMatmul.matmulWith(k, x, batch, q, y);
+                    assertMatches(x, batch, w, rows, cols, Arrays.copyOf(y, batch * rows),
+                            k.getClass().getSimpleName() + " " + batch + "x" + rows + "x" + cols);
+                    for (int i = batch * rows; i < y.length; i++) {
+                        assertEquals(-7.5f, y[i], "y[" + i + "] past batch × rows was written");
+                    }
+                }
+            }
+        }
+    }
+
+    /** Bad arguments on the GEMM path are rejected before any work, naming the argument; the tensor stays usable. */
+    @Test
+    void gemmBadShapesAreRejectedAndTheTensorStaysUsable() {
+        int rows = 50;
+        int cols = 64;
+        float[] w = TestData.gaussian(rows * cols, 1, 5);
+        try (QuantizedTensor q = Quantizer.quantize("attn.out", w, rows, cols, QuantFormat.INT8)) {
+            float[] y = new float[40 * rows];
+            Arrays.fill(y, 3f);
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> QuantizedMatmul.matmul(new float[40 * cols - 1], 40, q, y));
+            assertTrue(e.getMessage().contains("x.length = " + (40 * cols - 1)) && e.getMessage().contains("attn.out"),
+                    e.getMessage());
+            var e2 = assertThrows(IllegalArgumentException.class,
+                    () -> QuantizedMatmul.matmul(new float[41 * cols], 41, q, y));
+            assertTrue(e2.getMessage().contains("y.length = " + y.length) && e2.getMessage().contains("rows = 50"),
+                    e2.getMessage());
+            for (float v : y) {
+                assertEquals(3f, v, "output touched by a rejected call");
+            }
+            float[] x = TestData.gaussian(40 * cols, 1, 6);
+            QuantizedMatmul.matmul(x, 40, q, y);
+            assertMatches(x, 40, q.dequantize(), rows, cols, y, "after rejected calls");
         }
     }
 

@@ -40,6 +40,8 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final boolean NF4_LUT = L == 16 && I.length() == 16;
     private static final int[] NF4_BITS = new int[16];
+    /** Weight rows per GEMM register block. */
+    private static final int GEMM_NR = 6;
 
     static {
         for (int i = 0; i < 16; i++) {
@@ -194,6 +196,157 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
             s += a[aOff + i] * b[bOff + i];
         }
         return s;
+    }
+
+    /** Two vectors of activation rows per panel ({@code 2L}); the scalar panel width on narrow hardware. */
+    @Override
+    public int gemmPanelRows() {
+        return WIDE ? 2 * L : super.gemmPanelRows();
+    }
+
+    /**
+     * Broadcast-FMA micro-kernel: a block of {@code 2L} activation rows × 6 weight rows keeps its
+     * {@code 2 × 6} accumulators in vector registers across the whole inner dimension; per column it loads two
+     * activation vectors (contiguous in the packed panel) and broadcasts six weights, so each load feeds six or two
+     * FMAs. A last panel with at most {@code L} live rows takes the one-vector variant.
+     */
+    @Override
+    public void gemmTile(float[] xp, int batch, int cols, float[] wt, int nr, float[] y, int rows, int r0,
+                         int p0, int p1) {
+        if (!WIDE) {
+            super.gemmTile(xp, batch, cols, wt, nr, y, rows, r0, p0, p1);
+            return;
+        }
+        int pr = 2 * L;
+        float[] blk = new float[GEMM_NR * pr];
+        for (int p = p0; p < p1; p++) {
+            int b0 = p * pr;
+            int nb = Math.min(pr, batch - b0);
+            int xo = p * cols * pr;
+            boolean two = nb > L;
+            int j = 0;
+            for (; j + GEMM_NR <= nr; j += GEMM_NR) {
+                if (two) {
+                    block2x6(xp, xo, cols, wt, j * cols, blk);
+                } else {
+                    block1x6(xp, xo, cols, wt, j * cols, blk);
+                }
+                storeBlock(blk, GEMM_NR, nb, y, rows, b0, r0 + j);
+            }
+            for (; j < nr; j++) {
+                block1Row(xp, xo, cols, wt, j * cols, blk, two);
+                storeBlock(blk, 1, nb, y, rows, b0, r0 + j);
+            }
+        }
+    }
+
+    /** Writes {@code blk[jj × 2L + i]} to {@code y[(b0 + i) × rows + r + jj]} for {@code i < nb}, {@code jj < nj}. */
+    private static void storeBlock(float[] blk, int nj, int nb, float[] y, int rows, int b0, int r) {
+        int pr = 2 * L;
+        for (int i = 0; i < nb; i++) {
+            int o = (b0 + i) * rows + r;
+            for (int jj = 0; jj < nj; jj++) {
+                y[o + jj] = blk[jj * pr + i];
+            }
+        }
+    }
+
+    private static void block2x6(float[] xp, int xo, int cols, float[] wt, int wo, float[] blk) {
+        int pr = 2 * L;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        FloatVector a4 = FloatVector.zero(F);
+        FloatVector a5 = FloatVector.zero(F);
+        FloatVector b0 = FloatVector.zero(F);
+        FloatVector b1 = FloatVector.zero(F);
+        FloatVector b2 = FloatVector.zero(F);
+        FloatVector b3 = FloatVector.zero(F);
+        FloatVector b4 = FloatVector.zero(F);
+        FloatVector b5 = FloatVector.zero(F);
+        int w0 = wo;
+        int w1 = wo + cols;
+        int w2 = wo + 2 * cols;
+        int w3 = wo + 3 * cols;
+        int w4 = wo + 4 * cols;
+        int w5 = wo + 5 * cols;
+        for (int c = 0; c < cols; c++) {
+            int xi = xo + c * pr;
+            FloatVector x0 = FloatVector.fromArray(F, xp, xi);
+            FloatVector x1 = FloatVector.fromArray(F, xp, xi + L);
+            FloatVector v = FloatVector.broadcast(F, wt[w0 + c]);
+            a0 = x0.fma(v, a0);
+            b0 = x1.fma(v, b0);
+            v = FloatVector.broadcast(F, wt[w1 + c]);
+            a1 = x0.fma(v, a1);
+            b1 = x1.fma(v, b1);
+            v = FloatVector.broadcast(F, wt[w2 + c]);
+            a2 = x0.fma(v, a2);
+            b2 = x1.fma(v, b2);
+            v = FloatVector.broadcast(F, wt[w3 + c]);
+            a3 = x0.fma(v, a3);
+            b3 = x1.fma(v, b3);
+            v = FloatVector.broadcast(F, wt[w4 + c]);
+            a4 = x0.fma(v, a4);
+            b4 = x1.fma(v, b4);
+            v = FloatVector.broadcast(F, wt[w5 + c]);
+            a5 = x0.fma(v, a5);
+            b5 = x1.fma(v, b5);
+        }
+        a0.intoArray(blk, 0);
+        b0.intoArray(blk, L);
+        a1.intoArray(blk, pr);
+        b1.intoArray(blk, pr + L);
+        a2.intoArray(blk, 2 * pr);
+        b2.intoArray(blk, 2 * pr + L);
+        a3.intoArray(blk, 3 * pr);
+        b3.intoArray(blk, 3 * pr + L);
+        a4.intoArray(blk, 4 * pr);
+        b4.intoArray(blk, 4 * pr + L);
+        a5.intoArray(blk, 5 * pr);
+        b5.intoArray(blk, 5 * pr + L);
+    }
+
+    private static void block1x6(float[] xp, int xo, int cols, float[] wt, int wo, float[] blk) {
+        int pr = 2 * L;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        FloatVector a4 = FloatVector.zero(F);
+        FloatVector a5 = FloatVector.zero(F);
+        for (int c = 0; c < cols; c++) {
+            FloatVector x0 = FloatVector.fromArray(F, xp, xo + c * pr);
+            a0 = x0.fma(FloatVector.broadcast(F, wt[wo + c]), a0);
+            a1 = x0.fma(FloatVector.broadcast(F, wt[wo + cols + c]), a1);
+            a2 = x0.fma(FloatVector.broadcast(F, wt[wo + 2 * cols + c]), a2);
+            a3 = x0.fma(FloatVector.broadcast(F, wt[wo + 3 * cols + c]), a3);
+            a4 = x0.fma(FloatVector.broadcast(F, wt[wo + 4 * cols + c]), a4);
+            a5 = x0.fma(FloatVector.broadcast(F, wt[wo + 5 * cols + c]), a5);
+        }
+        a0.intoArray(blk, 0);
+        a1.intoArray(blk, pr);
+        a2.intoArray(blk, 2 * pr);
+        a3.intoArray(blk, 3 * pr);
+        a4.intoArray(blk, 4 * pr);
+        a5.intoArray(blk, 5 * pr);
+    }
+
+    private static void block1Row(float[] xp, int xo, int cols, float[] wt, int wo, float[] blk, boolean two) {
+        int pr = 2 * L;
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector b0 = FloatVector.zero(F);
+        for (int c = 0; c < cols; c++) {
+            int xi = xo + c * pr;
+            FloatVector v = FloatVector.broadcast(F, wt[wo + c]);
+            a0 = FloatVector.fromArray(F, xp, xi).fma(v, a0);
+            if (two) {
+                b0 = FloatVector.fromArray(F, xp, xi + L).fma(v, b0);
+            }
+        }
+        a0.intoArray(blk, 0);
+        b0.intoArray(blk, L);
     }
 
     @Override

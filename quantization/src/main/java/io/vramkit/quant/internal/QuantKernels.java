@@ -6,7 +6,7 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The CPU kernel family of the quantization module: quantize, dequantize, fused dequantize-GEMV and the dot
- * products of the GEMM and W8A8 paths. One scalar implementation ({@link ScalarQuantKernels}) and one Vector API
+ * products of the W8A8 path and the register-blocked GEMM micro-kernel. One scalar implementation ({@link ScalarQuantKernels}) and one Vector API
  * implementation ({@code PanamaQuantKernels}); both produce the same codes bit for bit and the same dot products up
  * to FP32 summation order. Implementations are stateless and thread-safe; callers split work over rows.
  */
@@ -45,6 +45,31 @@ public interface QuantKernels {
      * {@code r ∈ [r0, r1)}, FP32 accumulation.
      */
     void gemv(QuantizedTensor t, float[] x, int batch, float[] y, int r0, int r1);
+
+    /**
+     * Activation rows per panel of the packed layout {@link #gemmTile} reads: {@code x[batch, cols]} is packed
+     * panel by panel, each panel K-major, {@code xp[(p × cols + c) × P + i] = x[(p × P + i) × cols + c]} with
+     * {@code P} this value and rows past {@code batch} zero. A constant of the implementation.
+     */
+    int gemmPanelRows();
+
+    /**
+     * The GEMM micro-kernel on one dequantized weight tile: {@code y[b × rows + r0 + j] = Σ_c x[b, c] · wt[j × cols
+     * + c]} for {@code j < nr} and every row {@code b < batch} of the activation panels {@code [p0, p1)}, FP32
+     * accumulation in column order. Writes only those outputs. Allocates only a small per-call block buffer.
+     *
+     * @param xp    activations packed as {@link #gemmPanelRows} describes
+     * @param batch activation rows in total (the last panel may be partial)
+     * @param cols  inner dimension {@code K}
+     * @param wt    weight tile, row-major {@code [nr, cols]}
+     * @param nr    rows in the tile, &ge; 1
+     * @param y     output {@code [batch, rows]}
+     * @param rows  row stride of {@code y} (output features of the whole weight)
+     * @param r0    output feature of tile row 0
+     * @param p0    first panel
+     * @param p1    end panel (exclusive)
+     */
+    void gemmTile(float[] xp, int batch, int cols, float[] wt, int nr, float[] y, int rows, int r0, int p0, int p1);
 
     /** {@code Σ a[aOff + i] · b[bOff + i]} for {@code i < n}, FP32 accumulation. */
     float dot(float[] a, int aOff, float[] b, int bOff, int n);

@@ -4,6 +4,7 @@ import io.vramkit.quant.Fp8;
 import io.vramkit.quant.QuantFormat;
 import io.vramkit.quant.QuantizedTensor;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * Scalar reference implementation of {@link QuantKernels}: plain loops, the fallback when the Vector API is not
@@ -357,6 +358,38 @@ public class ScalarQuantKernels implements QuantKernels {
             dequantizeRows(t, r, r + 1, row, 0);
             for (int b = 0; b < batch; b++) {
                 y[b * rows + r] = dot(row, 0, x, b * cols, cols);
+            }
+        }
+    }
+
+    /** Eight activation rows per panel: the inner loop over them is independent, so the JIT may unroll it. */
+    @Override
+    public int gemmPanelRows() {
+        return 8;
+    }
+
+    @Override
+    public void gemmTile(float[] xp, int batch, int cols, float[] wt, int nr, float[] y, int rows, int r0,
+                         int p0, int p1) {
+        int pr = gemmPanelRows();
+        float[] acc = new float[pr];
+        for (int p = p0; p < p1; p++) {
+            int b0 = p * pr;
+            int nb = Math.min(pr, batch - b0);
+            int xo = p * cols * pr;
+            for (int j = 0; j < nr; j++) {
+                Arrays.fill(acc, 0f);
+                int wo = j * cols;
+                for (int c = 0; c < cols; c++) {
+                    float wv = wt[wo + c];
+                    int xi = xo + c * pr;
+                    for (int i = 0; i < pr; i++) {
+                        acc[i] += xp[xi + i] * wv;
+                    }
+                }
+                for (int i = 0; i < nb; i++) {
+                    y[(b0 + i) * rows + r0 + j] = acc[i];
+                }
             }
         }
     }
