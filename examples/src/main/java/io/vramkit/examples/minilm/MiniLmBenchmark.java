@@ -4,6 +4,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import io.vramkit.core.cpu.ParallelExecutor;
 import io.vramkit.core.cpu.VectorSupport;
+import io.vramkit.quant.Gptq;
 import io.vramkit.quant.QuantFormat;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -32,6 +33,14 @@ public final class MiniLmBenchmark {
     /** The precisions, in report order. */
     public static final List<String> PRECISIONS =
             List.of("FP32", "INT8", "INT4-g32", "INT4-g64", "INT4-g128", "NF4-g64", "MIXED");
+
+    /**
+     * Precisions that {@link #run} and the CLI accept besides {@link #PRECISIONS} but do not run by default: the
+     * asymmetric INT4 format with groups of 64 (GPTQ-calibrated, as the other 4-bit rows), and the 4-bit rows with
+     * plain round-to-nearest ({@code -RTN}), for comparison with GPTQ.
+     */
+    public static final List<String> OPTIONAL_PRECISIONS = List.of("INT4-ASYM-g64", "INT4-g32-RTN", "INT4-g64-RTN",
+            "INT4-g128-RTN", "NF4-g64-RTN", "INT4-ASYM-g64-RTN");
 
     private MiniLmBenchmark() {
     }
@@ -134,6 +143,10 @@ public final class MiniLmBenchmark {
      * @throws IllegalArgumentException naming the precision if it is not one of {@link #PRECISIONS}
      */
     public static QuantFormat formatOf(String precision) {
+        Objects.requireNonNull(precision, "precision");
+        if (precision.endsWith(RTN) && OPTIONAL_PRECISIONS.contains(precision)) {
+            return formatOf(precision.substring(0, precision.length() - RTN.length()));
+        }
         return switch (precision) {
             case "FP32" -> QuantFormat.FP32;
             case "INT8" -> QuantFormat.INT8;
@@ -141,10 +154,24 @@ public final class MiniLmBenchmark {
             case "INT4-g64" -> QuantFormat.INT4_G64;
             case "INT4-g128" -> QuantFormat.INT4_G128;
             case "NF4-g64" -> QuantFormat.NF4_B64;
+            case "INT4-ASYM-g64" -> QuantFormat.INT4_ASYM_G64;
             case "MIXED" -> null;
-            default -> throw new IllegalArgumentException("precision '" + precision + "' is not one of " + PRECISIONS);
+            default -> throw new IllegalArgumentException("precision '" + precision + "' is not one of " + PRECISIONS
+                    + " or " + OPTIONAL_PRECISIONS);
         };
     }
+
+    /**
+     * Whether a precision's weights are GPTQ-calibrated: the 4-bit ones, unless named {@code -RTN}.
+     *
+     * @throws IllegalArgumentException naming the precision if it is unknown
+     */
+    public static boolean usesGptq(String precision) {
+        QuantFormat f = formatOf(precision);
+        return f != null && f.isFourBit() && !precision.endsWith(RTN);
+    }
+
+    private static final String RTN = "-RTN";
 
     /**
      * Runs the comparison.
@@ -197,6 +224,19 @@ public final class MiniLmBenchmark {
             tokens += e.ids().length;
             maxTokens = Math.max(maxTokens, e.ids().length);
         }
+        Map<String, Gptq.Calibration> gptq = null;
+        if (precisions.stream().anyMatch(MiniLmBenchmark::usesGptq)) {
+            long c0 = System.nanoTime();
+            List<int[]> calibIds = new ArrayList<>();
+            int calibTokens = 0;
+            for (String s : CalibrationSet.sentences()) {
+                calibIds.add(tokenizer.encode(s).ids());
+                calibTokens += calibIds.getLast().length;
+            }
+            gptq = gptqCalibration(weights, calibIds);
+            log.printf(Locale.ROOT, "GPTQ calibration: %d sentences (%d tokens, disjoint from the evaluated ones), "
+                    + "Hessians factorized in %.1f s%n", calibIds.size(), calibTokens, (System.nanoTime() - c0) / 1e9);
+        }
         List<List<int[]>> batches = new ArrayList<>();
         long padded = 0;
         int maxBatchTokens = 0;
@@ -224,7 +264,8 @@ public final class MiniLmBenchmark {
 
             List<PrecisionResult> results = new ArrayList<>();
             for (String precision : precisions) {
-                results.add(runPrecision(precision, weights, ids, batches, reference, options, maxBatchTokens, log));
+                results.add(runPrecision(precision, weights, ids, batches, reference, options, maxBatchTokens,
+                        usesGptq(precision) ? gptq : null, log));
             }
             // ONNX Runtime again after vramkit, so that both engines saw the same machine state; keep its best.
             if (options.timedPasses() > 0) {
@@ -242,7 +283,8 @@ public final class MiniLmBenchmark {
 
     private static PrecisionResult runPrecision(String precision, MiniLmWeights weights, List<int[]> ids,
                                                 List<List<int[]>> batches, List<MiniLmEncoder.Output> reference,
-                                                Options options, int maxBatchTokens, PrintStream log) {
+                                                Options options, int maxBatchTokens,
+                                                Map<String, Gptq.Calibration> gptq, PrintStream log) {
         long t0 = System.nanoTime();
         QuantFormat format = formatOf(precision);
         Map<String, QuantFormat> plan;
@@ -257,8 +299,9 @@ public final class MiniLmBenchmark {
                 }
             }
         }
-        try (MiniLmEncoder encoder = new MiniLmEncoder(weights, lin -> QuantLinear.of(lin, plan.get(lin.name())),
-                Kernels.attention())) {
+        try (MiniLmEncoder encoder = new MiniLmEncoder(weights, lin -> gptq == null
+                ? QuantLinear.of(lin, plan.get(lin.name()))
+                : QuantLinear.gptq(lin, plan.get(lin.name()), gptq.get(lin.name())), Kernels.attention())) {
             double quantS = (System.nanoTime() - t0) / 1e9;
             List<MiniLmEncoder.Output> outs = new ArrayList<>();
             for (List<int[]> batch : batches) {
@@ -352,6 +395,35 @@ public final class MiniLmBenchmark {
             fp32.encode(batch, (name, x, rows, in) -> acts.put(name, Arrays.copyOf(x, rows * in)));
         }
         return acts;
+    }
+
+    /**
+     * GPTQ's factorized Hessian of every linear layer's input on the FP32 model's activations of {@code ids}, by
+     * layer name; layers that read the same input (Q, K and V) share one factorization.
+     */
+    static Map<String, Gptq.Calibration> gptqCalibration(MiniLmWeights weights, List<int[]> ids) {
+        Map<String, float[]> acts = calibrate(weights, ids, ids.size());
+        Map<String, Gptq.Calibration> out = new HashMap<>();
+        List<float[]> seen = new ArrayList<>();
+        List<Gptq.Calibration> done = new ArrayList<>();
+        for (MiniLmWeights.Layer l : weights.layers()) {
+            for (MiniLmWeights.Linear lin : l.linears()) {
+                float[] x = acts.get(lin.name());
+                Gptq.Calibration c = null;
+                for (int i = 0; i < seen.size() && c == null; i++) {
+                    if (Arrays.equals(seen.get(i), x)) {
+                        c = done.get(i);
+                    }
+                }
+                if (c == null) {
+                    c = Gptq.calibrate(lin.name(), x, x.length / lin.in(), lin.in());
+                    seen.add(x);
+                    done.add(c);
+                }
+                out.put(lin.name(), c);
+            }
+        }
+        return out;
     }
 
     private static String describe(Map<String, QuantFormat> plan) {

@@ -47,9 +47,11 @@ public final class MiniLmCommand implements Command {
                     precisions = new ArrayList<>();
                     for (String p : v.split(",")) {
                         String t = p.trim();
-                        if (!MiniLmBenchmark.PRECISIONS.contains(t)) {
+                        if (!MiniLmBenchmark.PRECISIONS.contains(t)
+                                && !MiniLmBenchmark.OPTIONAL_PRECISIONS.contains(t)) {
                             throw new UsageException("--precisions: '" + t + "' is not one of "
-                                    + String.join(",", MiniLmBenchmark.PRECISIONS));
+                                    + String.join(",", MiniLmBenchmark.PRECISIONS) + " or optional "
+                                    + String.join(",", MiniLmBenchmark.OPTIONAL_PRECISIONS));
                         }
                         if (precisions.contains(t)) {
                             throw new UsageException("--precisions: '" + t + "' is listed twice");

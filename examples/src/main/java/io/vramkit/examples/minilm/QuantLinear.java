@@ -1,5 +1,6 @@
 package io.vramkit.examples.minilm;
 
+import io.vramkit.quant.Gptq;
 import io.vramkit.quant.QuantFormat;
 import io.vramkit.quant.QuantizedMatmul;
 import io.vramkit.quant.QuantizedTensor;
@@ -34,6 +35,24 @@ public final class QuantLinear implements EncoderLinear {
         Objects.requireNonNull(format, "format");
         return new QuantLinear(Quantizer.quantize(linear.name(), linear.weight(), linear.out(), linear.in(), format),
                 linear.bias());
+    }
+
+    /**
+     * Quantizes a linear layer with GPTQ ({@link Gptq}): the same packed format as {@link #of}, with codes and
+     * scales chosen to keep the layer's output close on calibration activations.
+     *
+     * @param linear      the FP32 layer ({@code [out, in]} weight); not retained except its bias
+     * @param format      a 4-bit or INT8 format {@link Gptq} supports
+     * @param calibration the factorized Hessian of this layer's input
+     * @return the layer, owning its quantized weight
+     * @throws IllegalArgumentException from {@link Gptq#quantize} if the format or calibration does not fit
+     */
+    public static QuantLinear gptq(MiniLmWeights.Linear linear, QuantFormat format, Gptq.Calibration calibration) {
+        Objects.requireNonNull(linear, "linear");
+        Objects.requireNonNull(format, "format");
+        Objects.requireNonNull(calibration, "calibration");
+        return new QuantLinear(Gptq.quantize(linear.name(), linear.weight(), linear.out(), linear.in(), format,
+                calibration), linear.bias());
     }
 
     /** The storage format. */
