@@ -126,6 +126,35 @@ class QuantizedMatmulTest {
         }
     }
 
+    /**
+     * The GEMM path's tile decoder: the Panama INT8 and BF16 dequantizers give the scalar values bit for bit, for
+     * partial row ranges, an output offset and groups with a vector tail.
+     */
+    @Test
+    void panamaTileDecodeEqualsScalarBitForBit() {
+        for (QuantFormat f : List.of(QuantFormat.INT8, QuantFormat.INT8_G32, QuantFormat.int8(6), QuantFormat.BF16)) {
+            for (int[] sh : new int[][] {{9, 96}, {4, 390}, {1, 6}}) {
+                int rows = sh[0];
+                int cols = sh[1];
+                if (f.groupSize() != 0 && cols % f.groupSize() != 0) {
+                    continue;
+                }
+                float[] w = TestData.heavyTailed(rows, cols, rows + 3L * cols);
+                try (QuantizedTensor q = Quantizer.quantize("w", w, rows, cols, f)) {
+                    int r0 = rows / 3;
+                    int n = (rows - r0) * cols;
+                    float[] a = new float[n + 5];
+                    float[] b = new float[n + 5];
+                    QuantizerTest.SCALAR.dequantizeRows(q, r0, rows, a, 5);
+                    QuantizerTest.PANAMA.dequantizeRows(q, r0, rows, b, 5);
+                    assertArrayEquals(a, b, f + " " + rows + "x" + cols);
+                    assertArrayEquals(Arrays.copyOfRange(q.dequantize(), r0 * cols, rows * cols),
+                            Arrays.copyOfRange(b, 5, n + 5), f + " against dequantize()");
+                }
+            }
+        }
+    }
+
     /** Bad arguments on the GEMM path are rejected before any work, naming the argument; the tensor stays usable. */
     @Test
     void gemmBadShapesAreRejectedAndTheTensorStaysUsable() {

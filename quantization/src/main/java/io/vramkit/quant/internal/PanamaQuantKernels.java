@@ -371,6 +371,48 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
         return s;
     }
 
+    /**
+     * Vectorized for INT8 and BF16 (the bytes are widened and scaled with the same FP32 operations as the scalar
+     * code, so the values are identical); every other format takes the scalar decoder.
+     */
+    @Override
+    public void dequantizeRows(QuantizedTensor t, int r0, int r1, float[] out, int outOff) {
+        QuantFormat f = t.format();
+        boolean int8 = f.scheme() == QuantFormat.Scheme.INT8;
+        boolean bf16 = f.scheme() == QuantFormat.Scheme.BF16 && I.length() == L;
+        if (!WIDE || !(int8 || bf16)) {
+            super.dequantizeRows(t, r0, r1, out, outOff);
+            return;
+        }
+        int cols = t.cols();
+        int g = f.groupSize() == QuantFormat.PER_CHANNEL ? cols : f.groupSize();
+        int gpr = cols / g;
+        MemorySegment codes = t.codes();
+        for (int r = r0; r < r1; r++) {
+            for (int gi = 0; gi < gpr; gi++) {
+                long base = (long) r * cols + gi * g;
+                int o = outOff + (r - r0) * cols + gi * g;
+                int i = 0;
+                if (int8) {
+                    float s = t.scale(r, gi);
+                    for (; i <= g - L; i += L) {
+                        int8(codes, base + i).mul(s).intoArray(out, o + i);
+                    }
+                    for (; i < g; i++) {
+                        out[o + i] = codes.get(Layouts.I8, base + i) * s;
+                    }
+                } else {
+                    for (; i <= g - L; i += L) {
+                        bf16(codes, 2 * (base + i)).intoArray(out, o + i);
+                    }
+                    for (; i < g; i++) {
+                        out[o + i] = Layouts.fromBf16(codes.getAtIndex(Layouts.I16, base + i));
+                    }
+                }
+            }
+        }
+    }
+
     /** Reorders {@code x[off, off + cols)} so every block of {@code 2L} columns holds its even columns first. */
     private static void permute(float[] x, int off, int cols, float[] out, int outOff) {
         for (int blk = 0; blk + 2 * L <= cols; blk += 2 * L) {
