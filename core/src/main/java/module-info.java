@@ -16,4 +16,5 @@ module io.vramkit.core {
     exports io.vramkit.core.scheduler;
     exports io.vramkit.core.planner;
     exports io.vramkit.core.safetensors;
+    exports io.vramkit.core.json;
 }

@@ -1,6 +1,6 @@
 package io.vramkit.core.memory;
 
-import io.vramkit.core.memory.internal.Json;
+import io.vramkit.core.json.Json;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

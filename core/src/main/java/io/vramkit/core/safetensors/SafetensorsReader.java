@@ -1,5 +1,6 @@
 package io.vramkit.core.safetensors;
 
+import io.vramkit.core.json.Json;
 import io.vramkit.core.DType;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -114,7 +115,7 @@ public final class SafetensorsReader implements AutoCloseable {
         try {
             root = Json.parse(json);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(path + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(path + ": malformed header JSON: " + e.getMessage(), e);
         }
         if (!(root instanceof Map<?, ?> map)) {
             throw new IllegalArgumentException(path + ": header is not a JSON object");
@@ -149,7 +150,7 @@ public final class SafetensorsReader implements AutoCloseable {
         try {
             dtype = SafetensorsDTypes.parse(dt, name);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(path + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(path + ": malformed header JSON: " + e.getMessage(), e);
         }
         long[] shape = new long[shapeList.size()];
         long count = 1;

@@ -1,5 +1,6 @@
 package io.vramkit.core.safetensors;
 
+import io.vramkit.core.json.Json;
 import io.vramkit.core.DType;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -133,9 +134,9 @@ public final class SafetensorsWriter {
                     b.append(',');
                 }
                 first = false;
-                Json.quote(b, e.getKey());
+                Json.quote(e.getKey(), b);
                 b.append(':');
-                Json.quote(b, e.getValue());
+                Json.quote(e.getValue(), b);
             }
             b.append('}');
             first = false;
@@ -147,7 +148,7 @@ public final class SafetensorsWriter {
             }
             first = false;
             Pending p = e.getValue();
-            Json.quote(b, e.getKey());
+            Json.quote(e.getKey(), b);
             b.append(":{\"dtype\":\"").append(SafetensorsDTypes.name(p.dtype())).append("\",\"shape\":[");
             for (int i = 0; i < p.shape().length; i++) {
                 b.append(i == 0 ? "" : ",").append(p.shape()[i]);

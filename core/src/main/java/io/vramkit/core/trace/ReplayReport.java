@@ -2,7 +2,7 @@ package io.vramkit.core.trace;
 
 import io.vramkit.core.memory.ByteSizes;
 import io.vramkit.core.memory.PoolSnapshot;
-import io.vramkit.core.memory.internal.Json;
+import io.vramkit.core.json.Json;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;

@@ -85,7 +85,7 @@ class PoolSnapshotTest {
         CachingPool pool = leaks.track(new CachingPool(leaks.track(new SimulatedResource(1L << 30))));
         long a = pool.allocate(5000, 64, Stream.HOST);
         String json = pool.statistics().toJson();
-        var m = io.vramkit.core.memory.internal.Json.parseObject(json);
+        var m = io.vramkit.core.json.Json.parseObject(json);
         for (String k : List.of("allocatedBytes", "reservedBytes", "activeBytes", "inactiveSplitBytes",
                 "upstreamAllocations", "retries", "ooms", "largestFreeBytes", "fragmentation")) {
             assertTrue(m.containsKey(k), k);

@@ -1,6 +1,6 @@
 package io.vramkit.core.testing;
 
-import io.vramkit.core.memory.internal.Json;
+import io.vramkit.core.json.Json;
 import java.util.Map;
 
 /**

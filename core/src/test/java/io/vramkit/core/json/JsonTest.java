@@ -1,4 +1,4 @@
-package io.vramkit.core.memory.internal;
+package io.vramkit.core.json;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

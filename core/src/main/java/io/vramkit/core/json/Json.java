@@ -1,4 +1,4 @@
-package io.vramkit.core.memory.internal;
+package io.vramkit.core.json;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
