@@ -14,9 +14,9 @@ public final class Main {
     /** The subcommands, in the order the usage lists them. */
     static List<Command> commands() {
         List<Command> commands = new ArrayList<>();
-        // Each subcommand registers itself here, one line each.
-        commands.add(new io.vramkit.examples.replay.ReplayCommand());
+        // Each subcommand registers itself here, one line each; the headline demo first.
         commands.add(new io.vramkit.examples.minilm.MiniLmCommand());
+        commands.add(new io.vramkit.examples.replay.ReplayCommand());
         commands.add(new io.vramkit.examples.plan.PlanCommand());
         commands.add(new io.vramkit.examples.simulate.SimulateCommand());
         commands.add(new io.vramkit.examples.devices.DevicesCommand());
