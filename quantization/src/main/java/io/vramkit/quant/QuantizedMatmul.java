@@ -50,7 +50,9 @@ public final class QuantizedMatmul {
      * @param batch number of activation rows, &ge; 1
      * @param w     weights {@code [rows, cols]}, open
      * @param y     output {@code [batch, rows]} row-major (at least {@code batch × rows} elements), overwritten
-     * @throws IllegalArgumentException naming the argument and sizes if a shape does not match or {@code batch < 1}
+     * @throws IllegalArgumentException naming the argument and sizes if a shape does not match or {@code batch < 1},
+     *                                  or if {@code batch} rounded up to the GEMM panel height times {@code cols}
+     *                                  exceeds the largest Java array
      * @throws IllegalStateException    if {@code w} is closed
      */
     public static void matmul(float[] x, int batch, QuantizedTensor w, float[] y) {
@@ -79,7 +81,13 @@ public final class QuantizedMatmul {
         int cols = w.cols();
         int pr = k.gemmPanelRows();
         int panels = (batch + pr - 1) / pr;
-        float[] xp = scratch(PACKED, panels * pr * cols);
+        long packed = (long) panels * pr * cols;
+        if (packed > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("batch = " + batch + " × cols = " + cols + " (tensor '" + w.name()
+                    + "') is too large for one call: the packed activations would need " + packed
+                    + " floats; split the batch");
+        }
+        float[] xp = scratch(PACKED, (int) packed);
         ParallelExecutor.parallelFor(0, panels, Math.max(1, 65536 / (pr * cols)),
                 (p0, p1) -> pack(x, batch, cols, pr, xp, p0, p1));
         int tiles = (rows + GEMM_TILE_ROWS - 1) / GEMM_TILE_ROWS;
@@ -108,7 +116,10 @@ public final class QuantizedMatmul {
         });
     }
 
-    /** {@code xp[(p × cols + c) × pr + i] = x[(p × pr + i) × cols + c]} for panels {@code [p0, p1)}, zero-padded. */
+    /**
+     * {@code xp[(p × cols + c) × pr + i] = x[(p × pr + i) × cols + c]} for panels {@code [p0, p1)}, rows past
+     * {@code batch} zero.
+     */
     private static void pack(float[] x, int batch, int cols, int pr, float[] xp, int p0, int p1) {
         for (int p = p0; p < p1; p++) {
             int b0 = p * pr;

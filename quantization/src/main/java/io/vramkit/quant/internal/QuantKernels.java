@@ -6,9 +6,9 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The CPU kernel family of the quantization module: quantize, dequantize, fused dequantize-GEMV and the dot
- * products of the W8A8 path and the register-blocked GEMM micro-kernel. One scalar implementation ({@link ScalarQuantKernels}) and one Vector API
- * implementation ({@code PanamaQuantKernels}); both produce the same codes bit for bit and the same dot products up
- * to FP32 summation order. Implementations are stateless and thread-safe; callers split work over rows.
+ * products of the W8A8 path and the register-blocked GEMM micro-kernel. One scalar implementation
+ * ({@link ScalarQuantKernels}) and one Vector API implementation ({@code PanamaQuantKernels}); both produce the same
+ * codes bit for bit and the same dot products up to FP32 summation order. Implementations are stateless and thread-safe; callers split work over rows.
  */
 public interface QuantKernels {
 
