@@ -21,7 +21,9 @@ import java.util.Objects;
  * weights of that group, with the same candidate search as {@link Quantizer}; each column is quantized with its
  * group's scale and its error {@code (w − ŵ)/U[i][i]} is propagated to the block's remaining columns with the row
  * {@code U[i, i+1:]}; after a block the accumulated errors update all later columns at once (lazy batch update).
- * Columns are not reordered (no act-order), so the group layout stays the plain one of the format.
+ * Optionally ({@link #calibrate(String, float[], int, int, boolean)}) columns are visited in act-order, by
+ * decreasing Hessian diagonal, with every group's scale fixed up front from the original weights ("static groups"),
+ * so the group layout stays the plain one of the format either way.
  *
  * <p>Supported formats: {@code INT4_G{G}}, {@code INT4_ASYM_G{G}}, {@code NF4_B{B}} (without double quantization),
  * {@code INT8} and {@code INT8_G{G}}. Dense, FP8 and double-quantized NF4 formats are rejected.
@@ -56,12 +58,19 @@ public final class Gptq {
         private final int samples;
         private final double damping;
         private final double[] u;
+        private final int[] perm;
 
-        private Calibration(int cols, int samples, double damping, double[] u) {
+        private Calibration(int cols, int samples, double damping, double[] u, int[] perm) {
             this.cols = cols;
             this.samples = samples;
             this.damping = damping;
             this.u = u;
+            this.perm = perm;
+        }
+
+        /** Whether columns are quantized in act-order (decreasing Hessian diagonal) with static group scales. */
+        public boolean actOrder() {
+            return perm != null;
         }
 
         /** Input features (the Hessian is {@code cols × cols}). */
@@ -94,6 +103,27 @@ public final class Gptq {
      *                                  even after dampening retries
      */
     public static Calibration calibrate(String name, float[] calibration, int calibRows, int cols) {
+        return calibrate(name, calibration, calibRows, cols, false);
+    }
+
+    /**
+     * Builds the Hessian of a layer input and factorizes it, optionally for act-order.
+     *
+     * <p>With {@code actOrder}, columns are quantized in order of decreasing Hessian diagonal (the input channels
+     * with the most activation energy first, so that their error is compensated by the many columns still to
+     * come), and every group's scale is chosen up front from the original weights ("static groups"): the stored
+     * groups stay the format's contiguous ones, so the packed layout does not change.
+     *
+     * @param name        layer name for messages
+     * @param calibration {@code calibRows × cols} finite input activations, row-major; not modified or retained
+     * @param calibRows   calibration rows (tokens), &ge; 1
+     * @param cols        input features, &ge; 1
+     * @param actOrder    whether to quantize columns in act-order with static group scales
+     * @return the factorization
+     * @throws IllegalArgumentException as {@link #calibrate(String, float[], int, int)}
+     */
+    public static Calibration calibrate(String name, float[] calibration, int calibRows, int cols,
+                                        boolean actOrder) {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(calibration, "calibration");
         if (calibRows < 1) {
@@ -149,11 +179,34 @@ public final class Gptq {
             meanDiag += h[i * n + i];
         }
         meanDiag /= n;
+        int[] perm = null;
+        double[] hp = h;
+        if (actOrder) {
+            Integer[] order = new Integer[n];
+            for (int i = 0; i < n; i++) {
+                order[i] = i;
+            }
+            double[] diag = new double[n];
+            for (int i = 0; i < n; i++) {
+                diag[i] = h[i * n + i];
+            }
+            java.util.Arrays.sort(order, (a, b) -> Double.compare(diag[b], diag[a]));
+            perm = new int[n];
+            hp = new double[n * n];
+            for (int a = 0; a < n; a++) {
+                perm[a] = order[a];
+            }
+            for (int a = 0; a < n; a++) {
+                for (int b = 0; b < n; b++) {
+                    hp[a * n + b] = h[perm[a] * n + perm[b]];
+                }
+            }
+        }
         double lambda = DAMPING * meanDiag;
         for (int attempt = 0; attempt <= MAX_DAMPING_RETRIES; attempt++) {
-            double[] u = inverseUpperCholesky(h, n, lambda);
+            double[] u = inverseUpperCholesky(hp, n, lambda);
             if (u != null) {
-                return new Calibration(n, calibRows, lambda, u);
+                return new Calibration(n, calibRows, lambda, u, perm);
             }
             lambda *= 10;
         }
@@ -275,7 +328,7 @@ public final class Gptq {
                 for (int tile = a; tile < b; tile++) {
                     int r0 = tile * ROW_TILE;
                     quantizeTile(name, weights, r0, Math.min(rows, r0 + ROW_TILE), cols, format, calibration.u,
-                            codes, scales, zeros);
+                            calibration.perm, codes, scales, zeros);
                 }
             });
             return t;
@@ -311,26 +364,55 @@ public final class Gptq {
         }
     }
 
-    /** GPTQ over rows {@code [r0, r1)}: every row runs the same column sweep, sharing each row of {@code U}. */
+    /**
+     * GPTQ over rows {@code [r0, r1)}: every row runs the same column sweep, sharing each row of {@code U}. With a
+     * permutation (act-order), {@code w} and {@code U} are in permuted column order and the group scales are static.
+     */
     private static void quantizeTile(String name, float[] weights, int r0, int r1, int cols, QuantFormat f,
-                                     double[] u, MemorySegment codes, MemorySegment scales, MemorySegment zeros) {
+                                     double[] u, int[] perm, MemorySegment codes, MemorySegment scales,
+                                     MemorySegment zeros) {
         int nr = r1 - r0;
         int g = f.groupSize() == QuantFormat.PER_CHANNEL ? cols : f.groupSize();
         int gpr = cols / g;
         int block = f.groupSize() == QuantFormat.PER_CHANNEL ? BLOCK : (BLOCK + g - 1) / g * g;
         double[] w = new double[nr * cols];
-        for (int i = 0; i < w.length; i++) {
-            w[i] = weights[r0 * cols + i];
+        for (int r = 0; r < nr; r++) {
+            for (int i = 0; i < cols; i++) {
+                w[r * cols + i] = weights[(r0 + r) * cols + (perm == null ? i : perm[i])];
+            }
         }
         byte[] q = new byte[nr * cols];
         double[] err = new double[nr * block];
         float[] scale = new float[nr];
         int[] zero = new int[nr];
         float[] group = new float[g];
+        float[] staticScale = null;
+        int[] staticZero = null;
+        if (perm != null) {
+            staticScale = new float[nr * gpr];
+            staticZero = new int[nr * gpr];
+            float[] s1 = new float[1];
+            int[] z1 = new int[1];
+            for (int r = 0; r < nr; r++) {
+                for (int gi = 0; gi < gpr; gi++) {
+                    System.arraycopy(weights, (r0 + r) * cols + gi * g, group, 0, g);
+                    chooseScale(name, f, group, r0 + r, gi, 0, s1, z1);
+                    staticScale[r * gpr + gi] = s1[0];
+                    staticZero[r * gpr + gi] = z1[0];
+                    storeScale(f, scales, zeros, (long) (r0 + r) * gpr + gi, r0 + r, s1[0], z1[0]);
+                }
+            }
+        }
         for (int b0 = 0; b0 < cols; b0 += block) {
             int b1 = Math.min(cols, b0 + block);
             for (int i = b0; i < b1; i++) {
-                if (i % g == 0) {
+                if (perm != null) {
+                    int gi = perm[i] / g;
+                    for (int r = 0; r < nr; r++) {
+                        scale[r] = staticScale[r * gpr + gi];
+                        zero[r] = staticZero[r * gpr + gi];
+                    }
+                } else if (i % g == 0) {
                     for (int r = 0; r < nr; r++) {
                         for (int c = 0; c < g; c++) {
                             group[c] = (float) w[r * cols + i + c];
@@ -346,7 +428,7 @@ public final class Gptq {
                     int wo = r * cols;
                     double wv = w[wo + i];
                     int code = encode(f, (float) wv, scale[r], zero[r]);
-                    q[wo + i] = (byte) code;
+                    q[wo + (perm == null ? i : perm[i])] = (byte) code;
                     double e = (wv - decode(f, code, scale[r], zero[r])) * dinv;
                     err[r * block + (i - b0)] = e;
                     for (int j = i + 1; j < b1; j++) {

@@ -69,21 +69,25 @@ class GptqTest {
             float[] all = activations(n + 256, cols, seed++);
             float[] x = java.util.Arrays.copyOf(all, n * cols);
             float[] test = java.util.Arrays.copyOfRange(all, n * cols, all.length);
-            Gptq.Calibration cal = Gptq.calibrate("x", x, n, cols);
-            assertEquals(cols, cal.cols());
-            assertEquals(n, cal.samples());
-            assertTrue(cal.damping() > 0);
-            for (QuantFormat f : formats) {
-                try (QuantizedTensor rtn = Quantizer.quantize("w", w, rows, cols, f);
-                     QuantizedTensor gptq = Gptq.quantize("w", w, rows, cols, f, cal)) {
-                    double eRtn = outputError(x, n, w, rtn);
-                    double eGptq = outputError(x, n, w, gptq);
-                    assertTrue(eGptq < 0.9 * eRtn, f + " " + rows + "x" + cols + ": GPTQ " + eGptq + " vs RTN " + eRtn);
-                    // Held-out tokens from the same distribution: the gain generalizes.
-                    double hRtn = outputError(test, 256, w, rtn);
-                    double hGptq = outputError(test, 256, w, gptq);
-                    assertTrue(hGptq < hRtn, f + " held out: GPTQ " + hGptq + " vs RTN " + hRtn);
-                }
+            for (boolean actOrder : new boolean[] {false, true}) {
+                Gptq.Calibration cal = Gptq.calibrate("x", x, n, cols, actOrder);
+                assertEquals(cols, cal.cols());
+                assertEquals(n, cal.samples());
+                assertEquals(actOrder, cal.actOrder());
+                assertTrue(cal.damping() > 0);
+                for (QuantFormat f : formats) {
+                    try (QuantizedTensor rtn = Quantizer.quantize("w", w, rows, cols, f);
+                         QuantizedTensor gptq = Gptq.quantize("w", w, rows, cols, f, cal)) {
+                        double eRtn = outputError(x, n, w, rtn);
+                        double eGptq = outputError(x, n, w, gptq);
+                        assertTrue(eGptq < 0.9 * eRtn,
+                                f + " " + rows + "x" + cols + ": GPTQ " + eGptq + " vs RTN " + eRtn);
+                        // Held-out tokens from the same distribution: the gain generalizes.
+                        double hRtn = outputError(test, 256, w, rtn);
+                        double hGptq = outputError(test, 256, w, gptq);
+                        assertTrue(hGptq < hRtn, f + " held out: GPTQ " + hGptq + " vs RTN " + hRtn);
+                    }
+            }
             }
         }
     }
@@ -96,48 +100,51 @@ class GptqTest {
         float[] x = activations(200, cols, 4);
         for (QuantFormat f : List.of(QuantFormat.INT4_G32, QuantFormat.INT4_ASYM_G32, QuantFormat.NF4_B64,
                 QuantFormat.INT8)) {
-            try (QuantizedTensor t = Gptq.quantize("layer", w, rows, cols, f, x, 200)) {
-                assertEquals(f, t.format());
-                assertEquals("layer", t.name());
-                assertEquals(rows, t.rows());
-                assertEquals(cols, t.cols());
-                assertEquals(f.storageBytes(rows, cols), t.byteSize());
-                float[] dq = t.dequantize();
-                int g = f.groupSize() == QuantFormat.PER_CHANNEL ? cols : f.groupSize();
-                for (int r = 0; r < rows; r++) {
-                    for (int c = 0; c < cols; c++) {
-                        float s = t.scale(r, c / g);
-                        float v = dq[r * cols + c];
-                        assertTrue(Float.isFinite(v));
-                        if (f.scheme() == QuantFormat.Scheme.INT4_SYM) {
-                            double q = v / s;
-                            assertEquals(Math.rint(q), q, 1e-4, "code of " + r + "," + c);
-                            assertTrue(q >= -8 - 1e-4 && q <= 7 + 1e-4, "INT4 code " + q);
-                        } else if (f.scheme() == QuantFormat.Scheme.INT8) {
-                            double q = v / s;
-                            assertEquals(Math.rint(q), q, 1e-3);
-                            assertTrue(Math.abs(q) <= 127 + 1e-3);
-                        } else if (f.scheme() == QuantFormat.Scheme.NF4) {
-                            assertTrue(Math.abs(v) <= Math.abs(s) * 1.0001f);
-                        } else {
-                            int z = t.zero(r, c / g);
-                            double q = v / s + z;
-                            assertTrue(q >= -1e-3 && q <= 15 + 1e-3, "ASYM code " + q);
-                        }
-                    }
-                }
-                // The matmul kernels read GPTQ's tensor like any other: y = x·Ŵᵀ.
-                float[] y = new float[3 * rows];
-                QuantizedMatmul.matmul(java.util.Arrays.copyOf(x, 3 * cols), 3, t, y);
-                for (int s = 0; s < 3; s++) {
+            for (boolean actOrder : new boolean[] {false, true}) {
+                try (QuantizedTensor t = Gptq.quantize("layer", w, rows, cols, f,
+                        Gptq.calibrate("x", x, 200, cols, actOrder))) {
+                    assertEquals(f, t.format());
+                    assertEquals("layer", t.name());
+                    assertEquals(rows, t.rows());
+                    assertEquals(cols, t.cols());
+                    assertEquals(f.storageBytes(rows, cols), t.byteSize());
+                    float[] dq = t.dequantize();
+                    int g = f.groupSize() == QuantFormat.PER_CHANNEL ? cols : f.groupSize();
                     for (int r = 0; r < rows; r++) {
-                        double ref = 0;
                         for (int c = 0; c < cols; c++) {
-                            ref += (double) x[s * cols + c] * dq[r * cols + c];
+                            float s = t.scale(r, c / g);
+                            float v = dq[r * cols + c];
+                            assertTrue(Float.isFinite(v));
+                            if (f.scheme() == QuantFormat.Scheme.INT4_SYM) {
+                                double q = v / s;
+                                assertEquals(Math.rint(q), q, 1e-4, "code of " + r + "," + c);
+                                assertTrue(q >= -8 - 1e-4 && q <= 7 + 1e-4, "INT4 code " + q);
+                            } else if (f.scheme() == QuantFormat.Scheme.INT8) {
+                                double q = v / s;
+                                assertEquals(Math.rint(q), q, 1e-3);
+                                assertTrue(Math.abs(q) <= 127 + 1e-3);
+                            } else if (f.scheme() == QuantFormat.Scheme.NF4) {
+                                assertTrue(Math.abs(v) <= Math.abs(s) * 1.0001f);
+                            } else {
+                                int z = t.zero(r, c / g);
+                                double q = v / s + z;
+                                assertTrue(q >= -1e-3 && q <= 15 + 1e-3, "ASYM code " + q);
+                            }
                         }
-                        assertEquals(ref, y[s * rows + r], 1e-3 * (1 + Math.abs(ref)));
                     }
-                }
+                    // The matmul kernels read GPTQ's tensor like any other: y = x·Ŵᵀ.
+                    float[] y = new float[3 * rows];
+                    QuantizedMatmul.matmul(java.util.Arrays.copyOf(x, 3 * cols), 3, t, y);
+                    for (int s = 0; s < 3; s++) {
+                        for (int r = 0; r < rows; r++) {
+                            double ref = 0;
+                            for (int c = 0; c < cols; c++) {
+                                ref += (double) x[s * cols + c] * dq[r * cols + c];
+                            }
+                            assertEquals(ref, y[s * rows + r], 1e-3 * (1 + Math.abs(ref)));
+                        }
+                    }
+            }
             }
         }
     }

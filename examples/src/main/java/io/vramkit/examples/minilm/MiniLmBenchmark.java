@@ -173,6 +173,9 @@ public final class MiniLmBenchmark {
 
     private static final String RTN = "-RTN";
 
+    /** Whether GPTQ runs in act-order with static group scales (see {@link Gptq#calibrate}). */
+    static final boolean ACT_ORDER = Boolean.parseBoolean(System.getProperty("vramkit.minilm.gptqActOrder", "true"));
+
     /**
      * Runs the comparison.
      *
@@ -416,7 +419,7 @@ public final class MiniLmBenchmark {
                     }
                 }
                 if (c == null) {
-                    c = Gptq.calibrate(lin.name(), x, x.length / lin.in(), lin.in());
+                    c = Gptq.calibrate(lin.name(), x, x.length / lin.in(), lin.in(), ACT_ORDER);
                     seen.add(x);
                     done.add(c);
                 }

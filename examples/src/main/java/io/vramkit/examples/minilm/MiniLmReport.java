@@ -160,14 +160,22 @@ public final class MiniLmReport {
               attention over the packed variable-length batch (`cuSeqlens`, no padding) through the attention
               module, the output projection, residual and LayerNorm, the FFN with the erf GELU, residual and
               LayerNorm; then mean pooling over each sentence's tokens and L2 normalization. All 36 linear layers
-              run through the quantization module (`Quantizer`, `QuantizedMatmul`) at the precision under test;
+              run through the quantization module (`Quantizer` or `Gptq`, `QuantizedMatmul`) at the precision under test;
               activations stay FP32.
             - **Reference.** ONNX Runtime's Java API runs the same ONNX file on the same ids in the same JVM, with
               all graph optimizations and the same thread count as vramkit; its `last_hidden_state` is pooled the
               same way.
-            - **Precisions.** FP32; INT8 with one scale per output channel; INT4 (symmetric) with groups of 32, 64
-              and 128; NF4 with blocks of 64; MIXED, a per-layer plan from the quantization module's planner with a
-              budget of 30% of the FP32 linear-weight bytes, calibrated on the activations of the first sentences.
+            - **Precisions.** FP32; INT8 with one scale per output channel (round-to-nearest); INT4 (symmetric)
+              with groups of 32, 64 and 128 and NF4 with blocks of 64, all four **GPTQ-calibrated** (`Gptq`,
+              Frantar et al. 2022: Hessian `2·XᵀX` of each layer's FP32 input activations, dampening 1% of its
+              mean diagonal, act-order with static group scales, lazy updates in blocks of 128 columns) on the 62
+              sentences of `CalibrationSet` (1460 tokens), which are **disjoint from** the evaluated sentences; the
+              packed formats are the ones of `docs/formats.md`, only the chosen codes and scales differ from
+              round-to-nearest. `--precisions` also takes `INT4-ASYM-g64` (zero-point format, GPTQ) and the
+              round-to-nearest variants `INT4-g32-RTN`, `INT4-g64-RTN`, `INT4-g128-RTN`, `NF4-g64-RTN`,
+              `INT4-ASYM-g64-RTN` for comparison. MIXED, a per-layer plan from the quantization module's planner
+              with a budget of 30% of the FP32 linear-weight bytes, calibrated on the activations of the first
+              sentences, its layers quantized round-to-nearest.
             - **Metrics.** Cosine of each sentence's pooled embedding against ONNX Runtime's (mean and minimum);
               the largest absolute difference in the last hidden state per token; the Spearman rank correlation
               between the cosine similarities of all sentence pairs and the reference's; the best of several
