@@ -18,8 +18,10 @@ import java.util.Objects;
  * are dequantized with their per-block, per-head scales inside the kernel, a row at a time.
  *
  * <p><b>GQA packing.</b> One pass over a KV head serves all {@code heads / kvHeads} query heads that share it, so
- * the cache is read once per KV head; when there are enough splits to keep every thread busy, an item covers all KV
- * heads, so each token's K and V rows (contiguous across heads in the layout) are read in one sweep. <b>Split-KV.</b> A long context is cut into splits of {@code splitTokens}
+ * the cache is read once per KV head. Keys and values are taken a chunk of tokens at a time per KV head: scores
+ * for the whole chunk, one max/exp/rescale pass per query row, then the value rows with the GQA group's output
+ * rows held in registers across the chunk (value scales folded into the probabilities). <b>Split-KV.</b> A long
+ * context is cut into splits of {@code splitTokens}
  * keys processed in parallel; each yields a partial (max, sum, unnormalized output) and the partials are merged
  * with a logsumexp merge. Work is spread over (sequence, split, KV heads) on {@link ParallelExecutor}; scratch
  * comes from the {@link MemoryResource} given at construction (viewed as in {@link FlashAttention}: grant native
@@ -304,8 +306,15 @@ public final class PagedDecodeAttention {
             MemorySegment keys = cache.keys();
             MemorySegment values = cache.values();
             float[] fp8 = cache.fp8Table();
+            boolean scaled = cache.quantized();
+            // Batched per-KV-head rows measured faster for FP32 only; narrower types keep the per-token sweep
+            // over all KV heads of a row.
+            boolean batched = cache.type() == io.vramkit.core.DType.FP32;
+            long[] offs = new long[CHUNK];
+            float[] kScales = new float[CHUNK];
             for (int c0 = lo; c0 < hi; c0 += CHUNK) {
                 int n = Math.min(CHUNK, hi - c0);
+                if (!batched) {
                 for (int j = 0; j < n; j++) {
                     int t = c0 + j;
                     int block = table[t / bs];
@@ -315,6 +324,19 @@ public final class PagedDecodeAttention {
                                 cache.keyScale(block, kvh), fp8, w, offRow, r0 * dP, dP, group, d,
                                 offS + r0 * CHUNK + j, CHUNK);
                     }
+                }
+                } else {
+                for (int kvh = kv0; kvh < kv1; kvh++) {
+                    int r0 = (kvh - kv0) * group;
+                    for (int j = 0; j < n; j++) {
+                        int t = c0 + j;
+                        int block = table[t / bs];
+                        offs[j] = cache.rowOffset(block, t % bs, kvh);
+                        kScales[j] = scaled ? cache.keyScale(block, kvh) : 1f;
+                    }
+                    ops.scoresRows(keys, offs, kScales, n, cache.type(), fp8, w, offRow, r0 * dP, dP, group, d,
+                            offS + r0 * CHUNK, CHUNK);
+                }
                 }
                 for (int r = 0; r < rows; r++) {
                     int si = offS + r * CHUNK;
@@ -337,6 +359,7 @@ public final class PagedDecodeAttention {
                     }
                     w.setAtIndex(F, offM + r, mNew);
                 }
+                if (!batched) {
                 for (int j = 0; j < n; j++) {
                     int t = c0 + j;
                     int block = table[t / bs];
@@ -346,6 +369,27 @@ public final class PagedDecodeAttention {
                                 cache.valueScale(block, kvh), fp8, w, offRow, offS + r0 * CHUNK + j, CHUNK, group,
                                 offO + r0 * dP, dP, d);
                     }
+                }
+                } else {
+                for (int kvh = kv0; kvh < kv1; kvh++) {
+                    int r0 = (kvh - kv0) * group;
+                    for (int j = 0; j < n; j++) {
+                        int t = c0 + j;
+                        int block = table[t / bs];
+                        offs[j] = cache.rowOffset(block, t % bs, kvh);
+                        if (scaled) {
+                            // The value scale is folded into the probabilities (after their sum was taken), so
+                            // the value rows are read as raw codes.
+                            float vs = cache.valueScale(block, kvh);
+                            for (int r = r0; r < r0 + group; r++) {
+                                long idx = offS + (long) r * CHUNK + j;
+                                w.setAtIndex(F, idx, w.getAtIndex(F, idx) * vs);
+                            }
+                        }
+                    }
+                    ops.accumulateRows(values, offs, n, cache.type(), fp8, w, offRow, offS + r0 * CHUNK, CHUNK,
+                            group, offO + r0 * dP, dP, d);
+                }
                 }
             }
             int heads = q.heads();

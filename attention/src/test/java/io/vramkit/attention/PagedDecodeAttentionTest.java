@@ -225,6 +225,21 @@ class PagedDecodeAttentionTest {
     }
 
     @Test
+    void batchedValueRowsCoverGroupAndColumnRemainders() {
+        // Group 5 = one 4-row register block + one single row; head dims 80 and 144 leave column vectors after the
+        // 4-vector blocks; contexts not multiples of the 64-token chunk leave short batches.
+        var decode = new PagedDecodeAttention(scratch, 100, new PanamaTileOps());
+        long seed = 90;
+        for (int dim : new int[] {80, 144, 16}) {
+            for (DType type : new DType[] {DType.FP32, DType.BF16, DType.INT8}) {
+                double[] r = compare(decode, type, new int[] {1, 65, 230}, 10, 2, dim, 16,
+                        AttentionParams.defaults(), seed++);
+                assertTrue(r[0] < 1e-5, type + " d=" + dim + ": " + r[0]);
+            }
+        }
+    }
+
+    @Test
     void quantizedKvIsDequantizedInTheKernelAndItsErrorIsReported() {
         PagedDecodeAttention decode = new PagedDecodeAttention(scratch, 256);
         StringBuilder report = new StringBuilder("quantized KV decode, max abs error vs float64 (N(0,1) data, "

@@ -37,12 +37,14 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  * Decode attention of one sequence over a paged KV cache: 32 query heads, 8 KV heads, head dimension 128, block
  * size 16, blocks scattered at random. The {@code bytes} counter is the K and V bytes read (codes plus scales), so
  * its rate is the KV read bandwidth; {@link MemoryBandwidth} in the same run gives the machine's streaming DRAM
- * read bandwidth. Run {@link #main} for the GB/s table with the ratios.
+ * read bandwidth. Run {@link #main} for the GB/s table with the ratios. The kernels are large vector methods that
+ * C2 compiles late on a loaded machine (a few seconds of interpreted, boxed vector code first), so warm-up is long:
+ * short {@code -wi}/{@code -w} overrides measure the JIT, not the kernel.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 1, time = 2)
+@Warmup(iterations = 4, time = 3)
 @Measurement(iterations = 3, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class DecodeAttentionBenchmark {

@@ -430,4 +430,101 @@ public final class PanamaTileOps implements TileOps {
             }
         }
     }
+
+    /** Adds the weighted value rows to 4 output rows × 4 vectors at column {@code c}, kept in registers. */
+    private static void accumulate4x4(MemorySegment src, long[] rows, int t, DType type, MemorySegment w, int p0,
+                                      int ldP, int o0, int ldO, int c) {
+        FloatVector b00 = ld(w, o0 + c), b01 = ld(w, o0 + c + L);
+        FloatVector b02 = ld(w, o0 + c + 2 * L), b03 = ld(w, o0 + c + 3 * L);
+        FloatVector b10 = ld(w, o0 + ldO + c), b11 = ld(w, o0 + ldO + c + L);
+        FloatVector b12 = ld(w, o0 + ldO + c + 2 * L), b13 = ld(w, o0 + ldO + c + 3 * L);
+        FloatVector b20 = ld(w, o0 + 2 * ldO + c), b21 = ld(w, o0 + 2 * ldO + c + L);
+        FloatVector b22 = ld(w, o0 + 2 * ldO + c + 2 * L), b23 = ld(w, o0 + 2 * ldO + c + 3 * L);
+        FloatVector b30 = ld(w, o0 + 3 * ldO + c), b31 = ld(w, o0 + 3 * ldO + c + L);
+        FloatVector b32 = ld(w, o0 + 3 * ldO + c + 2 * L), b33 = ld(w, o0 + 3 * ldO + c + 3 * L);
+        for (int j = 0; j < t; j++) {
+            long r = rows[j];
+            FloatVector v0 = FloatVector.fromMemorySegment(S, src, r + (long) (c) * 4L, NO);
+            FloatVector v1 = FloatVector.fromMemorySegment(S, src, r + (long) (c + L) * 4L, NO);
+            FloatVector v2 = FloatVector.fromMemorySegment(S, src, r + (long) (c + 2 * L) * 4L, NO);
+            FloatVector v3 = FloatVector.fromMemorySegment(S, src, r + (long) (c + 3 * L) * 4L, NO);
+            FloatVector e = FloatVector.broadcast(S, at(w, p0 + j));
+            b00 = e.fma(v0, b00);
+            b01 = e.fma(v1, b01);
+            b02 = e.fma(v2, b02);
+            b03 = e.fma(v3, b03);
+            e = FloatVector.broadcast(S, at(w, p0 + ldP + j));
+            b10 = e.fma(v0, b10);
+            b11 = e.fma(v1, b11);
+            b12 = e.fma(v2, b12);
+            b13 = e.fma(v3, b13);
+            e = FloatVector.broadcast(S, at(w, p0 + 2 * ldP + j));
+            b20 = e.fma(v0, b20);
+            b21 = e.fma(v1, b21);
+            b22 = e.fma(v2, b22);
+            b23 = e.fma(v3, b23);
+            e = FloatVector.broadcast(S, at(w, p0 + 3 * ldP + j));
+            b30 = e.fma(v0, b30);
+            b31 = e.fma(v1, b31);
+            b32 = e.fma(v2, b32);
+            b33 = e.fma(v3, b33);
+        }
+        b00.intoMemorySegment(w, (o0 + c) * 4L, NO);
+        b01.intoMemorySegment(w, (o0 + c + L) * 4L, NO);
+        b02.intoMemorySegment(w, (o0 + c + 2 * L) * 4L, NO);
+        b03.intoMemorySegment(w, (o0 + c + 3 * L) * 4L, NO);
+        b10.intoMemorySegment(w, (o0 + ldO + c) * 4L, NO);
+        b11.intoMemorySegment(w, (o0 + ldO + c + L) * 4L, NO);
+        b12.intoMemorySegment(w, (o0 + ldO + c + 2 * L) * 4L, NO);
+        b13.intoMemorySegment(w, (o0 + ldO + c + 3 * L) * 4L, NO);
+        b20.intoMemorySegment(w, (o0 + 2 * ldO + c) * 4L, NO);
+        b21.intoMemorySegment(w, (o0 + 2 * ldO + c + L) * 4L, NO);
+        b22.intoMemorySegment(w, (o0 + 2 * ldO + c + 2 * L) * 4L, NO);
+        b23.intoMemorySegment(w, (o0 + 2 * ldO + c + 3 * L) * 4L, NO);
+        b30.intoMemorySegment(w, (o0 + 3 * ldO + c) * 4L, NO);
+        b31.intoMemorySegment(w, (o0 + 3 * ldO + c + L) * 4L, NO);
+        b32.intoMemorySegment(w, (o0 + 3 * ldO + c + 2 * L) * 4L, NO);
+        b33.intoMemorySegment(w, (o0 + 3 * ldO + c + 3 * L) * 4L, NO);
+        }
+
+    @Override
+    public void accumulateRows(MemorySegment src, long[] rows, int t, DType type, float[] fp8Table,
+                               MemorySegment w, int tmp, int p, int ldP, int g, int o, int ldO, int n) {
+        if (type != DType.FP32 || !fusable(src, type, n)) {
+            TileOps.super.accumulateRows(src, rows, t, type, fp8Table, w, tmp, p, ldP, g, o, ldO, n);
+            return;
+        }
+        int i = 0;
+        for (; i + 4 <= g; i += 4) {
+            int p0 = p + i * ldP;
+            int o0 = o + i * ldO;
+            int c = 0;
+            // 4 query rows x 4 vectors of output stay in registers across all t value rows.
+            for (; c + 4 * L <= n; c += 4 * L) {
+                accumulate4x4(src, rows, t, type, w, p0, ldP, o0, ldO, c);
+            }
+            for (; c < n; c += L) {
+                for (int ii = 0; ii < 4; ii++) {
+                    int pi = p0 + ii * ldP;
+                    long oi = (o0 + (long) ii * ldO + c) * 4L;
+                    FloatVector b = FloatVector.fromMemorySegment(S, w, oi, NO);
+                    for (int j = 0; j < t; j++) {
+                        b = FloatVector.broadcast(S, at(w, pi + j)).fma(row(src, rows[j], type, c), b);
+                    }
+                    b.intoMemorySegment(w, oi, NO);
+                }
+            }
+        }
+        for (; i < g; i++) {
+            int pi = p + i * ldP;
+            for (int c = 0; c < n; c += L) {
+                long oi = (o + (long) i * ldO + c) * 4L;
+                FloatVector b = FloatVector.fromMemorySegment(S, w, oi, NO);
+                for (int j = 0; j < t; j++) {
+                    b = FloatVector.broadcast(S, at(w, pi + j)).fma(row(src, rows[j], type, c), b);
+                }
+                b.intoMemorySegment(w, oi, NO);
+            }
+        }
+    }
 }

@@ -94,4 +94,30 @@ public interface TileOps {
             }
         }
     }
+
+    /**
+     * Batched decode scores over {@code t} stored key rows of one KV head: row {@code j} starts at byte offset
+     * {@code rows[j]} of {@code src} and holds {@code n} elements of {@code type}, dequantized with
+     * {@code scales[j]}. Writes {@code w[s + i*ldS + j] = Σ_c w[q + i*ldQ + c] · key_j[c]} for the {@code g} query
+     * rows {@code i < g} and {@code j < t}. {@code w[tmp .. tmp+n)} may be used as scratch.
+     */
+    default void scoresRows(MemorySegment src, long[] rows, float[] scales, int t, DType type, float[] fp8Table,
+                            MemorySegment w, int tmp, int q, int ldQ, int g, int n, int s, int ldS) {
+        for (int j = 0; j < t; j++) {
+            scores(src, rows[j], type, scales[j], fp8Table, w, tmp, q, ldQ, g, n, s + j, ldS);
+        }
+    }
+
+    /**
+     * Batched decode value accumulation over {@code t} stored value rows of one KV head (row {@code j} at byte
+     * offset {@code rows[j]}, codes unscaled: fold any dequantization scale into the weights first). Adds
+     * {@code Σ_j w[p + i*ldP + j] · value_j} to {@code w[o + i*ldO ..]} for the {@code g} query rows {@code i < g}.
+     * {@code w[tmp .. tmp+n)} may be used as scratch.
+     */
+    default void accumulateRows(MemorySegment src, long[] rows, int t, DType type, float[] fp8Table,
+                                MemorySegment w, int tmp, int p, int ldP, int g, int o, int ldO, int n) {
+        for (int j = 0; j < t; j++) {
+            accumulate(src, rows[j], type, 1f, fp8Table, w, tmp, p + j, ldP, g, o, ldO, n);
+        }
+    }
 }
