@@ -26,8 +26,8 @@ import org.openjdk.jmh.annotations.TearDown;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 public class CudaAllocBenchmark {
 
-    /** Request size in bytes. */
-    @Param({"4096", "1048576", "67108864"})
+    /** Request size in bytes: issue 8's range, 512 B to 64 MiB. */
+    @Param({"512", "65536", "2097152", "67108864"})
     public long bytes;
 
     private CudaMallocResource malloc;

@@ -20,10 +20,11 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
- * cuBLAS GEMM through vramkit's FFM bindings: {@code n x n x n} in FP32 (SGEMM) and FP16/BF16 inputs with FP32
- * accumulation (GemmEx), ten GEMMs queued then one synchronize per invocation. {@link GpuBenchmarks} prints TFLOP/s
- * ({@code 2 n^3 / time}); {@code scripts/gpu-check} times torch.matmul on the same shapes for the comparison. Needs a
- * GPU and libcublas.
+ * cuBLAS GEMM through vramkit's FFM bindings: {@code n x n x n} at issue 8's shapes (4096 and 8192) in FP16 and
+ * BF16 (GemmEx: FP32 accumulation, output in the input dtype, as torch.matmul gives it); {@code -p dtype=FP32} runs
+ * SGEMM instead. Ten GEMMs queued then one synchronize per invocation. {@link GpuBenchmarks} prints TFLOP/s
+ * ({@code 2 n^3 / time}); {@code scripts/gpu-check-torch.py} times torch.matmul on the same shapes and dtypes for the
+ * comparison. Needs a GPU and libcublas.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -33,11 +34,11 @@ public class GemmBenchmark {
     private static final int BATCH = 10;
 
     /** Matrix size (square). */
-    @Param({"1024", "4096"})
+    @Param({"4096", "8192"})
     public int n;
 
-    /** Input dtype: FP32 (SGEMM), FP16 or BF16 (GemmEx, FP32 accumulation and output). */
-    @Param({"FP32", "FP16", "BF16"})
+    /** Input dtype: FP16 or BF16 (GemmEx, FP32 accumulation, output in the same dtype), or FP32 (SGEMM). */
+    @Param({"FP16", "BF16"})
     public String dtype;
 
     private CudaStream stream;
@@ -59,7 +60,7 @@ public class GemmBenchmark {
         long elements = (long) n * n;
         a = Buffer.allocate(pool, elements * type.byteSize(), 256, stream);
         b = Buffer.allocate(pool, elements * type.byteSize(), 256, stream);
-        c = Buffer.allocate(pool, elements * 4, 256, stream);
+        c = Buffer.allocate(pool, elements * type.byteSize(), 256, stream);
         stream.fillAsync(a, 0, a.byteSize(), (byte) 0);
         stream.fillAsync(b, 0, b.byteSize(), (byte) 0);
         stream.synchronize();
@@ -86,8 +87,8 @@ public class GemmBenchmark {
             if (type == DType.FP32) {
                 blas.sgemm(Cublas.Transpose.N, Cublas.Transpose.N, n, n, n, 1f, a, n, b, n, 0f, c, n);
             } else {
-                blas.gemmEx(Cublas.Transpose.N, Cublas.Transpose.N, n, n, n, 1f, a, type, n, b, type, n, 0f, c,
-                        DType.FP32, n);
+                blas.gemmEx(Cublas.Transpose.N, Cublas.Transpose.N, n, n, n, 1f, a, type, n, b, type, n, 0f, c, type,
+                        n);
             }
         }
         stream.synchronize();

@@ -27,8 +27,8 @@ import org.openjdk.jmh.annotations.TearDown;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 public class PinnedCopyBenchmark {
 
-    /** Copy size in bytes. */
-    @Param({"1048576", "67108864"})
+    /** Copy size in bytes: issue 8's range, 1 MiB to 1 GiB. */
+    @Param({"1048576", "33554432", "1073741824"})
     public long bytes;
 
     private CudaStream stream;

@@ -1,0 +1,336 @@
+package io.vramkit.jmh.cuda;
+
+import io.vramkit.attention.AttentionParams;
+import io.vramkit.attention.cuda.CudaAttention;
+import io.vramkit.core.DType;
+import io.vramkit.core.memory.Buffer;
+import io.vramkit.cuda.Cuda;
+import io.vramkit.cuda.CudaMallocResource;
+import io.vramkit.cuda.CudaStream;
+import io.vramkit.quant.QuantFormat;
+import io.vramkit.quant.QuantizedTensor;
+import io.vramkit.quant.cuda.CudaQuantKernels;
+import io.vramkit.quant.cuda.CudaQuantizedTensor;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Times vramkit's own CUDA kernels at the shapes of issues 9 and 10, in one process, with a device-to-device copy
+ * measured first as the bandwidth yardstick:
+ *
+ * <ul>
+ *   <li><b>copy</b>: {@code cudaMemcpyAsync} D2D of 1 GiB; bandwidth counts bytes read plus bytes written;</li>
+ *   <li><b>gemv</b> ({@link CudaQuantKernels#gemv}): INT4_G128 and INT8 (per channel) weights at 8192×8192 and
+ *       28672×8192, FP16 activations, batch 1, 4 and 16; GB/s of weight bytes (codes and scales) and the fraction of
+ *       the copy bandwidth;</li>
+ *   <li><b>prefill</b> ({@link CudaAttention#flashPrefill}): BF16, causal, 32 query heads, 8 KV heads, head
+ *       dimension 128, batch 1 and 4, sequence 1k, 4k and 16k; TFLOP/s counted as {@code 2 · 2 · B · H · S² · D / 2}
+ *       (causal halves the work), the count {@code scripts/gpu-check-torch-sdpa.py} uses;</li>
+ *   <li><b>decode</b> ({@link CudaAttention#pagedDecode}): BF16 query and KV, block size 16, contexts 4k, 32k and
+ *       128k, batch 1, 16 and 64 (up to 2M cached tokens); GB/s of KV bytes read and the fraction of the copy
+ *       bandwidth.</li>
+ * </ul>
+ *
+ * Inputs are constant bit patterns (timing does not depend on the values; correctness is the {@code gpu}-tagged
+ * tests' job). Each case is launched once to warm up, then repeated for about half a second (at most 50 launches)
+ * and timed with the host clock around the launches and one synchronize. A failing case prints its error and the
+ * run goes on; a device fault ends the remaining sections. Prints one line per case, lines starting with
+ * {@code SUMMARY} for the summary table, and writes them to {@code DIR/gpu-kernels.txt} with {@code --out DIR}.
+ * Exits 0 with one line when no GPU answers. Single-threaded.
+ *
+ * <p>Usage: {@code GpuKernelBench [--out DIR] [--only copy,gemv,prefill,decode]}.
+ *
+ * <p><b>Unverified</b> on a GPU: written and compiled without one.
+ */
+public final class GpuKernelBench {
+
+    /** The file name of the summary written in the output folder. */
+    public static final String SUMMARY = "gpu-kernels.txt";
+
+    private static final double CASE_SECONDS = 0.5;
+    private static final int MAX_REPS = 50;
+    private static final int HEADS = 32;
+    private static final int KV_HEADS = 8;
+    private static final int HEAD_DIM = 128;
+
+    private final CudaStream stream;
+    private final CudaMallocResource device;
+    private final List<String> lines = new ArrayList<>();
+    private double copyGbps = Double.NaN;
+
+    private GpuKernelBench(CudaStream stream, CudaMallocResource device) {
+        this.stream = stream;
+        this.device = device;
+    }
+
+    /**
+     * Entry point.
+     *
+     * @param args {@code [--out DIR] [--only LIST]}
+     * @throws IOException              if the summary cannot be written
+     * @throws IllegalArgumentException naming the argument when one is unknown or lacks its value
+     */
+    public static void main(String[] args) throws IOException {
+        Path out = null;
+        String only = "copy,gemv,prefill,decode";
+        for (int i = 0; i < args.length; i++) {
+            if (i + 1 >= args.length) {
+                throw new IllegalArgumentException(args[i] + " needs a value (usage: GpuKernelBench [--out DIR] "
+                        + "[--only copy,gemv,prefill,decode])");
+            }
+            switch (args[i]) {
+                case "--out" -> out = Path.of(args[++i]);
+                case "--only" -> only = args[++i];
+                default -> throw new IllegalArgumentException("unknown argument '" + args[i]
+                        + "' (usage: GpuKernelBench [--out DIR] [--only copy,gemv,prefill,decode])");
+            }
+        }
+        Cuda.CudaStatus status = Cuda.status();
+        List<String> result;
+        if (!status.usable()) {
+            result = List.of("vramkit kernel benchmarks skipped: no usable CUDA device (" + status.reason() + "): "
+                    + status.message());
+            result.forEach(System.out::println);
+        } else {
+            try (CudaStream stream = CudaStream.create(0); CudaMallocResource device = new CudaMallocResource(0)) {
+                GpuKernelBench bench = new GpuKernelBench(stream, device);
+                List<String> sections = List.of(only.split(","));
+                // copy first: the others report fractions of its bandwidth
+                if (sections.contains("copy") || sections.contains("gemv") || sections.contains("decode")) {
+                    bench.section("copy", bench::copy);
+                }
+                if (sections.contains("gemv")) {
+                    bench.section("gemv", bench::gemv);
+                }
+                if (sections.contains("prefill")) {
+                    bench.section("prefill", bench::prefill);
+                }
+                if (sections.contains("decode")) {
+                    bench.section("decode", bench::decode);
+                }
+                result = bench.lines;
+            }
+        }
+        if (out != null) {
+            Files.createDirectories(out);
+            Files.write(out.resolve(SUMMARY), result, StandardCharsets.UTF_8);
+        }
+    }
+
+    private void print(String line) {
+        System.out.println(line);
+        lines.add(line);
+    }
+
+    private void section(String name, Runnable body) {
+        try {
+            body.run();
+        } catch (RuntimeException | OutOfMemoryError e) {
+            print("vramkit " + name + ": FAILED: " + e);
+            try {
+                stream.synchronize();
+            } catch (RuntimeException sticky) {
+                print("vramkit " + name + ": the stream is unusable after the failure: " + sticky.getMessage());
+            }
+        }
+    }
+
+    /** Seconds per launch: one warm-up, then about {@link #CASE_SECONDS} of launches and one synchronize. */
+    private double time(Runnable launch) {
+        launch.run();
+        stream.synchronize();
+        long t0 = System.nanoTime();
+        launch.run();
+        stream.synchronize();
+        double once = (System.nanoTime() - t0) / 1e9;
+        int reps = (int) Math.max(1, Math.min(MAX_REPS, CASE_SECONDS / Math.max(once, 1e-6)));
+        long t1 = System.nanoTime();
+        for (int i = 0; i < reps; i++) {
+            launch.run();
+        }
+        stream.synchronize();
+        return (System.nanoTime() - t1) / 1e9 / reps;
+    }
+
+    private Buffer alloc(long bytes, byte fill) {
+        Buffer b = Buffer.allocate(device, bytes, 256, stream);
+        stream.fillAsync(b, 0, bytes, fill);
+        return b;
+    }
+
+    private void copy() {
+        long bytes = 1L << 30;
+        try (Buffer src = alloc(bytes, (byte) 1); Buffer dst = alloc(bytes, (byte) 0)) {
+            double s = time(() -> stream.copyAsync(src, 0, dst, 0, bytes));
+            copyGbps = 2.0 * bytes / s / 1e9;
+            print(String.format(Locale.ROOT, "vramkit D2D copy [1 GiB] %.1f GB/s (read + write)", copyGbps));
+            print(String.format(Locale.ROOT, "SUMMARY vramkit D2D copy 1 GiB: %.1f GB/s (read + write)", copyGbps));
+        }
+    }
+
+    private String ofCopy(double gbps) {
+        return Double.isNaN(copyGbps) ? "" : String.format(Locale.ROOT, ", %.0f%% of D2D copy", 100 * gbps / copyGbps);
+    }
+
+    private void gemv() {
+        int cols = 8192;
+        Buffer x = alloc(2L * 16 * cols, (byte) 0x3c);
+        try (x) {
+            for (int rows : new int[] {8192, 28672}) {
+                for (QuantFormat f : new QuantFormat[] {QuantFormat.INT4_G128, QuantFormat.INT8}) {
+                    try (CudaQuantizedTensor w = upload(f, rows, cols); Buffer y = alloc(4L * 16 * rows, (byte) 0)) {
+                        long weightBytes = weightBytes(f, rows, cols);
+                        for (int batch : new int[] {1, 4, 16}) {
+                            double s = time(() -> CudaQuantKernels.gemv(w, x, batch, y, stream));
+                            double gbps = weightBytes / s / 1e9;
+                            String label = String.format(Locale.ROOT, "vramkit gemv %s [%dx%d, batch %d]", f, rows,
+                                    cols, batch);
+                            print(String.format(Locale.ROOT, "%s %.1f us, %.1f GB/s of weight bytes%s", label,
+                                    s * 1e6, gbps, ofCopy(gbps)));
+                            print(String.format(Locale.ROOT, "SUMMARY %s: %.1f us, %.1f GB/s weights%s", label,
+                                    s * 1e6, gbps, ofCopy(gbps)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static long weightBytes(QuantFormat f, int rows, int cols) {
+        long n = (long) rows * cols;
+        if (f.scheme() == QuantFormat.Scheme.INT8) {
+            return n + 4L * rows;
+        }
+        return n / 2 + 2L * rows * (cols / f.groupSize());
+    }
+
+    /** A device tensor of constant codes and scales (0.0625 in FP16, 0.01 in FP32), uploaded and synchronized. */
+    private CudaQuantizedTensor upload(QuantFormat f, int rows, int cols) {
+        long n = (long) rows * cols;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment codes;
+            MemorySegment scales;
+            if (f.scheme() == QuantFormat.Scheme.INT8) {
+                codes = arena.allocate(n, 64).fill((byte) 3);
+                scales = arena.allocate(4L * rows, 64);
+                for (int r = 0; r < rows; r++) {
+                    scales.setAtIndex(ValueLayout.JAVA_FLOAT, r, 0.01f);
+                }
+            } else {
+                codes = arena.allocate(n / 2, 64).fill((byte) 0x9a);
+                long groups = (long) rows * (cols / f.groupSize());
+                scales = arena.allocate(2 * groups, 64);
+                for (long g = 0; g < groups; g++) {
+                    scales.setAtIndex(ValueLayout.JAVA_SHORT, g, (short) 0x2c00);
+                }
+            }
+            QuantizedTensor host = QuantizedTensor.wrap("bench-" + rows + "x" + cols, f, rows, cols, codes, scales,
+                    MemorySegment.NULL, MemorySegment.NULL, 0f);
+            CudaQuantizedTensor t = CudaQuantizedTensor.upload(host, device, stream);
+            stream.synchronize();
+            return t;
+        }
+    }
+
+    private Buffer seqlens(int batch, int len) {
+        Buffer b = Buffer.allocate(device, 4L * (batch + 1), 256, stream);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(4L * (batch + 1), 4);
+            for (int i = 0; i <= batch; i++) {
+                host.setAtIndex(ValueLayout.JAVA_INT, i, i * len);
+            }
+            stream.copyToDeviceAsync(host, b, 0);
+            stream.synchronize();
+        }
+        return b;
+    }
+
+    private void prefill() {
+        AttentionParams causal = AttentionParams.builder().causal(true).build();
+        try (CudaAttention attention = CudaAttention.load(0)) {
+            for (int batch : new int[] {1, 4}) {
+                for (int seq : new int[] {1024, 4096, 16384}) {
+                    long tokens = (long) batch * seq;
+                    long qBytes = tokens * HEADS * HEAD_DIM * 2;
+                    long kvBytes = tokens * KV_HEADS * HEAD_DIM * 2;
+                    // 0x3c3c is about 1.17 in BF16: finite scores, so no NaN path is timed
+                    try (Buffer q = alloc(qBytes, (byte) 0x3c); Buffer k = alloc(kvBytes, (byte) 0x3c);
+                         Buffer v = alloc(kvBytes, (byte) 0x3c); Buffer o = alloc(qBytes, (byte) 0);
+                         Buffer cu = seqlens(batch, seq)) {
+                        double s = time(() -> attention.flashPrefill(q, k, v, o, null, cu, cu, batch, seq,
+                                (int) tokens, HEADS, KV_HEADS, HEAD_DIM, DType.BF16, causal, stream));
+                        double flops = 4.0 * batch * HEADS * (double) seq * seq * HEAD_DIM / 2;
+                        String label = String.format(Locale.ROOT, "vramkit prefill BF16 causal [b=%d, s=%d, "
+                                + "h=%d/%d, d=%d]", batch, seq, HEADS, KV_HEADS, HEAD_DIM);
+                        print(String.format(Locale.ROOT, "%s %.2f ms, %.1f TFLOP/s", label, s * 1e3,
+                                flops / s / 1e12));
+                        print(String.format(Locale.ROOT, "SUMMARY %s: %.1f TFLOP/s", label, flops / s / 1e12));
+                    }
+                }
+            }
+        }
+    }
+
+    private void decode() {
+        int blockSize = 16;
+        try (CudaAttention attention = CudaAttention.load(0)) {
+            for (int context : new int[] {4096, 32768, 131072}) {
+                for (int batch : new int[] {1, 16, 64}) {
+                    if ((long) batch * context > (2L << 20)) {
+                        continue;
+                    }
+                    decodeCase(attention, batch, context, blockSize);
+                }
+            }
+        }
+    }
+
+    private void decodeCase(CudaAttention attention, int batch, int context, int blockSize) {
+        int maxBlocks = (context + blockSize - 1) / blockSize;
+        long numBlocks = (long) batch * maxBlocks;
+        long cacheBytes = numBlocks * blockSize * KV_HEADS * HEAD_DIM * 2;
+        // Enough splits for about four blocks of 128 threads per SM on a 132-SM H100.
+        int wanted = Math.max(1, (528 + KV_HEADS * batch - 1) / (KV_HEADS * batch));
+        int split = Math.max(128, (context + wanted - 1) / wanted);
+        int splitTokens = (split + blockSize - 1) / blockSize * blockSize;
+        int splits = CudaAttention.maxSplits(context, splitTokens);
+        try (Buffer q = alloc(2L * batch * HEADS * HEAD_DIM, (byte) 0x3c);
+             Buffer kc = alloc(cacheBytes, (byte) 0x3c); Buffer vc = alloc(cacheBytes, (byte) 0x3c);
+             Buffer o = alloc(2L * batch * HEADS * HEAD_DIM, (byte) 0);
+             Buffer tables = Buffer.allocate(device, 4L * numBlocks, 256, stream);
+             Buffer lens = Buffer.allocate(device, 4L * batch, 256, stream);
+             Buffer partials = splits > 1 ? alloc(CudaAttention.partialsBytes(batch, HEADS, HEAD_DIM, splits),
+                     (byte) 0) : null;
+             Arena arena = Arena.ofConfined()) {
+            MemorySegment t = arena.allocate(4L * numBlocks, 4);
+            for (long i = 0; i < numBlocks; i++) {
+                t.setAtIndex(ValueLayout.JAVA_INT, i, (int) i);
+            }
+            MemorySegment l = arena.allocate(4L * batch, 4);
+            for (int b = 0; b < batch; b++) {
+                l.setAtIndex(ValueLayout.JAVA_INT, b, context);
+            }
+            stream.copyToDeviceAsync(t, tables, 0);
+            stream.copyToDeviceAsync(l, lens, 0);
+            stream.synchronize();
+            double s = time(() -> attention.pagedDecode(q, kc, vc, null, null, tables, maxBlocks, lens, o, null,
+                    partials, batch, context, HEADS, KV_HEADS, HEAD_DIM, blockSize, DType.BF16, DType.BF16,
+                    splitTokens, AttentionParams.defaults(), stream));
+            double kvRead = 2.0 * batch * context * KV_HEADS * HEAD_DIM * 2;
+            double gbps = kvRead / s / 1e9;
+            String label = String.format(Locale.ROOT, "vramkit decode BF16 KV [b=%d, ctx=%d, h=%d/%d, d=%d, "
+                    + "block %d, split %d]", batch, context, HEADS, KV_HEADS, HEAD_DIM, blockSize, splitTokens);
+            print(String.format(Locale.ROOT, "%s %.1f us, %.1f GB/s of KV read%s", label, s * 1e6, gbps,
+                    ofCopy(gbps)));
+            print(String.format(Locale.ROOT, "SUMMARY %s: %.1f GB/s KV%s", label, gbps, ofCopy(gbps)));
+        }
+    }
+}
