@@ -6,6 +6,10 @@ import io.vramkit.core.memory.CachingPool;
 import io.vramkit.cuda.Cublas;
 import io.vramkit.cuda.CudaMallocResource;
 import io.vramkit.cuda.CudaStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -49,7 +53,7 @@ public class GemmBenchmark {
     private Buffer c;
     private DType type;
 
-    /** Allocates zeroed operands and a cuBLAS handle with a 32 MiB pooled workspace. */
+    /** Allocates random operands and a cuBLAS handle with a 32 MiB pooled workspace. */
     @Setup(Level.Trial)
     public void setup() {
         GpuState.requireGpu();
@@ -61,9 +65,23 @@ public class GemmBenchmark {
         a = Buffer.allocate(pool, elements * type.byteSize(), 256, stream);
         b = Buffer.allocate(pool, elements * type.byteSize(), 256, stream);
         c = Buffer.allocate(pool, elements * type.byteSize(), 256, stream);
-        stream.fillAsync(a, 0, a.byteSize(), (byte) 0);
-        stream.fillAsync(b, 0, b.byteSize(), (byte) 0);
-        stream.synchronize();
+        // Random operands, uniform in [-1, 1) as gpu-check-torch.py's: tensor-core power draw, and so the clock,
+        // depends on the data, and zeros would flatter both sides.
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(elements * type.byteSize(), 64);
+            SplittableRandom random = new SplittableRandom(7);
+            for (long i = 0; i < elements; i++) {
+                float v = (float) (random.nextDouble() * 2 - 1);
+                switch (type) {
+                    case FP32 -> host.setAtIndex(ValueLayout.JAVA_FLOAT, i, v);
+                    case FP16 -> host.setAtIndex(ValueLayout.JAVA_SHORT, i, Float.floatToFloat16(v));
+                    default -> host.setAtIndex(ValueLayout.JAVA_SHORT, i, (short) (Float.floatToRawIntBits(v) >>> 16));
+                }
+            }
+            stream.copyToDeviceAsync(host, a, 0);
+            stream.copyToDeviceAsync(host, b, 0);
+            stream.synchronize();
+        }
     }
 
     /** Frees everything. */

@@ -32,7 +32,7 @@ import java.util.Locale;
  *       28672×8192, FP16 activations, batch 1, 4 and 16; GB/s of weight bytes (codes and scales) and the fraction of
  *       the copy bandwidth;</li>
  *   <li><b>prefill</b> ({@link CudaAttention#flashPrefill}): BF16, causal, 32 query heads, 8 KV heads, head
- *       dimension 128, batch 1 and 4, sequence 1k, 4k and 16k; TFLOP/s counted as {@code 2 · 2 · B · H · S² · D / 2}
+ *       dimension 128, batch 1 and 4, sequence 1k, 4k and 16k; TFLOP/s counted as {@code 4 B H S^2 D / 2}
  *       (causal halves the work), the count {@code scripts/gpu-check-torch-sdpa.py} uses;</li>
  *   <li><b>decode</b> ({@link CudaAttention#pagedDecode}): BF16 query and KV, block size 16, contexts 4k, 32k and
  *       128k, batch 1, 16 and 64 (up to 2M cached tokens); GB/s of KV bytes read and the fraction of the copy
