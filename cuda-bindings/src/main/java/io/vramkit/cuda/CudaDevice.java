@@ -56,6 +56,17 @@ public record CudaDevice(int ordinal, String name, long totalMemoryBytes, int mu
         }
     }
 
+    /**
+     * The most dynamic shared memory one block may use once a kernel opts in (above the default 48 KiB), in bytes:
+     * {@code cudaDevAttrMaxSharedMemoryPerBlockOptin}. <b>Unverified on a GPU</b> in this build.
+     *
+     * @throws CudaException if CUDA is not usable
+     */
+    public int maxSharedMemoryPerBlockOptInBytes() {
+        CudaNative.setDevice(ordinal);
+        return attribute(cudart_h.cudaDevAttrMaxSharedMemoryPerBlockOptin, ordinal);
+    }
+
     /** This device as core's {@link Device}. */
     public Device device() {
         return Device.cuda(ordinal);

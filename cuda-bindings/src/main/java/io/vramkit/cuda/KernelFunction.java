@@ -19,9 +19,14 @@ public final class KernelFunction {
     /** Most threads one block may have on every supported GPU. */
     public static final int MAX_THREADS_PER_BLOCK = 1024;
 
+    /** Dynamic shared memory a kernel may use without opting in through {@code cuFuncSetAttribute}. */
+    public static final int DEFAULT_MAX_DYNAMIC_SHARED_BYTES = 48 * 1024;
+
     private final KernelModule module;
     private final String name;
     private final long function;
+    /** The dynamic shared-memory limit this function has been opted in to; grows only. */
+    private int sharedLimitBytes = DEFAULT_MAX_DYNAMIC_SHARED_BYTES;
 
     KernelFunction(KernelModule module, String name, long function) {
         this.module = module;
@@ -44,7 +49,10 @@ public final class KernelFunction {
      *
      * @param grid        blocks in the grid
      * @param block       threads per block; at most {@value #MAX_THREADS_PER_BLOCK} in all
-     * @param sharedBytes dynamic shared memory per block in bytes, at least 0
+     * @param sharedBytes dynamic shared memory per block in bytes, at least 0; above
+     *                    {@value #DEFAULT_MAX_DYNAMIC_SHARED_BYTES} the function is first opted in with
+     *                    {@code cuFuncSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)}, which the
+     *                    driver refuses beyond the device's per-block opt-in limit (227 KiB on sm_90)
      * @param stream      an open stream on the module's device
      * @param args        the kernel's arguments
      * @throws IllegalArgumentException naming the bad argument: null grid, block or stream, too many threads,
@@ -81,6 +89,7 @@ public final class KernelFunction {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment params = marshalArgs(arena, name, values);
             CudaNative.setDevice(module.deviceOrdinal());
+            raiseSharedLimit(sharedBytes);
             CudaNative.checkDriver("cuLaunchKernel", cuda_h.cuLaunchKernel(MemorySegment.ofAddress(function),
                     grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(), sharedBytes, stream.handle(),
                     params, MemorySegment.NULL));
@@ -95,6 +104,16 @@ public final class KernelFunction {
             event.queueNanos = System.nanoTime() - start;
             event.commit();
         }
+    }
+
+    private synchronized void raiseSharedLimit(int sharedBytes) {
+        if (sharedBytes <= sharedLimitBytes) {
+            return;
+        }
+        CudaNative.checkDriver("cuFuncSetAttribute(" + name + ", MAX_DYNAMIC_SHARED_SIZE_BYTES, " + sharedBytes + ")",
+                cuda_h.cuFuncSetAttribute(MemorySegment.ofAddress(function),
+                        cuda_h.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, sharedBytes));
+        sharedLimitBytes = sharedBytes;
     }
 
     /**

@@ -37,9 +37,12 @@ public final class CudaAttention implements AutoCloseable {
     public static final int MAX_DECODE_GROUP = 8;
 
     private final KernelModule module;
+    /** The device's opt-in dynamic shared-memory limit per block, in bytes. */
+    private final int sharedOptInBytes;
 
-    private CudaAttention(KernelModule module) {
+    private CudaAttention(KernelModule module, int sharedOptInBytes) {
         this.module = module;
+        this.sharedOptInBytes = sharedOptInBytes;
     }
 
     /**
@@ -49,7 +52,14 @@ public final class CudaAttention implements AutoCloseable {
      * @throws io.vramkit.cuda.CudaException             when the driver fails
      */
     public static CudaAttention load(int deviceOrdinal) {
-        return new CudaAttention(KernelModule.load(deviceOrdinal, CudaAttention.class, "attention"));
+        KernelModule module = KernelModule.load(deviceOrdinal, CudaAttention.class, "attention");
+        try {
+            return new CudaAttention(module,
+                    io.vramkit.cuda.CudaDevice.get(deviceOrdinal).maxSharedMemoryPerBlockOptInBytes());
+        } catch (RuntimeException e) {
+            module.close();
+            throw e;
+        }
     }
 
     /**
@@ -63,7 +73,8 @@ public final class CudaAttention implements AutoCloseable {
 
     /**
      * Queues flash-attention prefill. FP16 or BF16 inputs and output; {@code lse} ({@code [heads, totalQ]} FP32) may
-     * be null. Uses the 64-row kernel when its shared memory fits {@link #DEFAULT_SHARED_LIMIT}, else the 16-row one.
+     * be null. Uses the 64-row kernel when its shared memory fits the device's opt-in limit per block
+     * ({@code KernelFunction} opts in above {@link #DEFAULT_SHARED_LIMIT}), else the 16-row one.
      *
      * @param cuSeqlensQ device {@code int32[batch + 1]}
      * @param cuSeqlensK device {@code int32[batch + 1]}
@@ -94,7 +105,7 @@ public final class CudaAttention implements AutoCloseable {
         if (maxSeqlenQ == 0) {
             return;
         }
-        boolean big = flashSharedBytes(64, 64, headDim, type) <= DEFAULT_SHARED_LIMIT;
+        boolean big = flashSharedBytes(64, 64, headDim, type) <= sharedOptInBytes;
         int rows = big ? 64 : 16;
         int shared = (int) flashSharedBytes(rows, big ? 64 : 16, headDim, type);
         String name = "vramkit_flash_prefill_" + (big ? "" : "small_") + suffix;

@@ -13,7 +13,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * Bindings to cuda (10 functions). Each function resolves its symbol and
+ * Bindings to cuda (11 functions). Each function resolves its symbol and
  * method handle lazily, on first use, through {@link NativeLibraries}. Generated; thread-safe.
  */
 @SuppressWarnings({"unused", "restricted"})
@@ -51,6 +51,7 @@ public final class cuda_h {
             "cuDeviceGet",
             "cuDeviceGetName",
             "cuDriverGetVersion",
+            "cuFuncSetAttribute",
             "cuGetErrorName",
             "cuGetErrorString",
             "cuInit",
@@ -76,6 +77,9 @@ public final class cuda_h {
 
     /** Enum constant {@code CUDA_SUCCESS} = 0. */
     public static final int CUDA_SUCCESS = 0;
+
+    /** Enum constant {@code CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES} = 8. */
+    public static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 
     /** Macro {@code CUDA_VERSION} = 13000. */
     public static final int CUDA_VERSION = 13000;
@@ -169,6 +173,38 @@ public final class cuda_h {
     public static int cuDriverGetVersion(MemorySegment driverVersion) {
         try {
             return (int) cuDriverGetVersion$.HANDLE.invokeExact(driverVersion);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex) {
+            throw new AssertionError("should not reach here", ex);
+        }
+    }
+
+    private static final class cuFuncSetAttribute$ {
+        static final FunctionDescriptor DESC = FunctionDescriptor.of(C_INT, C_POINTER, C_INT, C_INT);
+        static final MemorySegment ADDR = findOrThrow("cuFuncSetAttribute");
+        static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** The function descriptor of {@code CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int value)}. */
+    public static FunctionDescriptor cuFuncSetAttribute$descriptor() {
+        return FunctionDescriptor.of(C_INT, C_POINTER, C_INT, C_INT);
+    }
+
+    /** The method handle of {@code cuFuncSetAttribute}; loads the library on first use. */
+    public static MethodHandle cuFuncSetAttribute$handle() {
+        return cuFuncSetAttribute$.HANDLE;
+    }
+
+    /** The address of {@code cuFuncSetAttribute}; loads the library on first use. */
+    public static MemorySegment cuFuncSetAttribute$address() {
+        return cuFuncSetAttribute$.ADDR;
+    }
+
+    /** Calls {@code CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int value)}. */
+    public static int cuFuncSetAttribute(MemorySegment hfunc, int attrib, int value) {
+        try {
+            return (int) cuFuncSetAttribute$.HANDLE.invokeExact(hfunc, attrib, value);
         } catch (Error | RuntimeException ex) {
             throw ex;
         } catch (Throwable ex) {
