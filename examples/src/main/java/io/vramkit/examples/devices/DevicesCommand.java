@@ -1,5 +1,6 @@
 package io.vramkit.examples.devices;
 
+import io.vramkit.core.json.Json;
 import io.vramkit.core.cpu.ParallelExecutor;
 import io.vramkit.core.cpu.VectorSupport;
 import io.vramkit.cuda.Cuda;
@@ -143,23 +144,8 @@ public final class DevicesCommand implements Command {
     }
 
     private static String quote(String s) {
-        StringBuilder sb = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        return sb.append('"').toString();
+        StringBuilder sb = new StringBuilder();
+        Json.quote(s, sb);
+        return sb.toString();
     }
 }

@@ -1,5 +1,6 @@
 package io.vramkit.examples.plan;
 
+import io.vramkit.core.json.Json;
 import java.util.Locale;
 
 /** Builds one JSON object on one line, fields in insertion order. Not thread-safe. */
@@ -56,25 +57,7 @@ public final class JsonOut {
     }
 
     private void quote(String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        sb.append('"');
+        Json.quote(s, sb);
     }
 
     @Override
