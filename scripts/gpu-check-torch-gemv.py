@@ -6,36 +6,12 @@ FFN), b = 1, 4, 16; reported as GB/s of weight bytes (N * K * 2 / time), as io.v
 reports vramkit's INT4/INT8 GEMV. Copy: clone of a 1 GiB tensor, GB/s counting bytes read plus bytes written (the
 yardstick both report fractions of). Timed with CUDA events, about 0.5 s per case; a few seconds in all.
 """
-import sys
+import functools
 
-try:
-    import torch
-except Exception as e:  # pragma: no cover - depends on the machine
-    print(f"torch GEMV skipped: cannot import torch ({e})")
-    sys.exit(0)
-if not torch.cuda.is_available():
-    print("torch GEMV skipped: torch.cuda.is_available() is False")
-    sys.exit(0)
+import gpu_check_timing
 
-
-def time_op(fn, budget_s=0.5, max_reps=200):
-    """Seconds per call of fn: warm-up, one timed call to size the loop, then the loop timed with CUDA events."""
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    fn()
-    end.record()
-    end.synchronize()
-    once = max(start.elapsed_time(end) / 1e3, 1e-6)
-    reps = int(max(1, min(max_reps, budget_s / once)))
-    start.record()
-    for _ in range(reps):
-        fn()
-    end.record()
-    end.synchronize()
-    return start.elapsed_time(end) / 1e3 / reps
+torch = gpu_check_timing.require_torch("torch GEMV")
+time_op = functools.partial(gpu_check_timing.time_op, torch, max_reps=200)
 
 
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}")

@@ -9,37 +9,14 @@ backend is excluded where torch.nn.attention.sdpa_kernel exists (at 16k it would
 torch.matmul at 8192^3 and 16384 x 16384 x 8192 in the same run. Timed with CUDA events, about 0.5 s per case.
 """
 import contextlib
-import sys
+import functools
 
-try:
-    import torch
-    import torch.nn.functional as F
-except Exception as e:  # pragma: no cover - depends on the machine
-    print(f"torch SDPA skipped: cannot import torch ({e})")
-    sys.exit(0)
-if not torch.cuda.is_available():
-    print("torch SDPA skipped: torch.cuda.is_available() is False")
-    sys.exit(0)
+import gpu_check_timing
 
+torch = gpu_check_timing.require_torch("torch SDPA")
+import torch.nn.functional as F  # noqa: E402
 
-def time_op(fn, budget_s=0.5, max_reps=50):
-    """Seconds per call of fn: warm-up, one timed call to size the loop, then the loop timed with CUDA events."""
-    for _ in range(2):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    fn()
-    end.record()
-    end.synchronize()
-    once = max(start.elapsed_time(end) / 1e3, 1e-6)
-    reps = int(max(1, min(max_reps, budget_s / once)))
-    start.record()
-    for _ in range(reps):
-        fn()
-    end.record()
-    end.synchronize()
-    return start.elapsed_time(end) / 1e3 / reps
+time_op = functools.partial(gpu_check_timing.time_op, torch, max_reps=50, warmup=2)
 
 
 def fused_only():

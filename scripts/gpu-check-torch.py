@@ -5,37 +5,12 @@ n x n x n at n = 4096 and 8192, FP16 and BF16 inputs, output in the same dtype (
 GemmBenchmark now asks cuBLAS for). Each shape: 3 warm-up GEMMs, then about 0.5 s of GEMMs (at most 50) timed with
 CUDA events. Operands are uniform in [-1, 1), as GemmBenchmark's. Prints one line per case and a SUMMARY line per case; bounded to a few seconds.
 """
-import sys
+import functools
 
-try:
-    import torch
-except Exception as e:  # pragma: no cover - depends on the machine
-    print(f"torch.matmul skipped: cannot import torch ({e})")
-    sys.exit(0)
+import gpu_check_timing
 
-if not torch.cuda.is_available():
-    print("torch.matmul skipped: torch.cuda.is_available() is False")
-    sys.exit(0)
-
-
-def time_op(fn, budget_s=0.5, max_reps=50):
-    """Seconds per call of fn: warm-up, one timed call to size the loop, then the loop timed with CUDA events."""
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    fn()
-    end.record()
-    end.synchronize()
-    once = max(start.elapsed_time(end) / 1e3, 1e-6)
-    reps = int(max(1, min(max_reps, budget_s / once)))
-    start.record()
-    for _ in range(reps):
-        fn()
-    end.record()
-    end.synchronize()
-    return start.elapsed_time(end) / 1e3 / reps
+torch = gpu_check_timing.require_torch("torch.matmul")
+time_op = functools.partial(gpu_check_timing.time_op, torch)
 
 
 torch.backends.cuda.matmul.allow_tf32 = False
