@@ -140,6 +140,12 @@ for l in kern:
 if not kern and not torch_gemv:
     out.append("  missing (gpu-kernels.txt, torch-gemv.txt)")
 out.append("  targets: INT4 batch 1 >= 70% of copy (stretch 85%), INT4 >= 3x torch FP16 at batch 1")
+out.append("---- issue 9: quantized prefill GEMM (4096 tokens) ----")
+gemm = [l for l in kern if "GEMM" in l or "gemm " in l]
+out.extend("  " + l for l in gemm)
+if not gemm:
+    out.append("  missing (gpu-kernels.txt: gemm section)")
+out.append("  target: the faster quantized strategy within 1.3x of the cuBLAS FP16 time")
 
 out.append("---- issue 10: attention ----")
 sdpa = {}

@@ -1,6 +1,7 @@
 // vramkit quantization: shared definitions of the packed layouts of docs/formats.md for the CUDA kernels.
 // Every kernel reads exactly the bytes the CPU kernels (io.vramkit.quant.internal) read and write.
 #pragma once
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
 
@@ -42,8 +43,9 @@ __device__ __forceinline__ float group_scale(const QuantTensor& t, int r, int g)
         case INT4_ASYM:
             return __half2float(((const __half*) t.scales)[idx]);
         case NF4:
+            // separate roundings, no FMA contraction: bit-identical to QuantizedTensor.scale on the CPU
             return t.double_quant
-                ? (float) ((const int8_t*) t.scales)[idx] * t.scale2[idx / 256] + t.dq_offset
+                ? __fadd_rn(__fmul_rn((float) ((const int8_t*) t.scales)[idx], t.scale2[idx / 256]), t.dq_offset)
                 : ((const float*) t.scales)[idx];
         case FP8_E4M3:
         case FP8_E5M2:
@@ -101,6 +103,51 @@ __device__ __forceinline__ float dequant_one(const QuantTensor& t, int r, int c)
             return (float) (u - group_zero(t, r, c / t.group)) * s;
         }
     }
+}
+
+// Sixteen consecutive weights W[n, k .. k + 16), dequantized as dequant_one does. k must be a multiple of 16 and
+// the sixteen must lie in one group (group % 16 == 0), and the codes 8-byte (4-bit) / 16-byte (INT8) aligned there.
+__device__ __forceinline__ void dequant16(const QuantTensor& t, int n, int k, float (&w)[16]) {
+    const int g = k / t.group;
+    const float s = group_scale(t, n, g);
+    if (t.scheme == INT8) {
+        uint4 raw = *reinterpret_cast<const uint4*>(t.codes + (long) n * t.cols + k);
+        const int8_t* q = reinterpret_cast<const int8_t*>(&raw);
+        #pragma unroll
+        for (int i = 0; i < 16; i++) w[i] = (float) q[i] * s;
+        return;
+    }
+    uint2 raw = *reinterpret_cast<const uint2*>(t.codes + (long) n * (t.cols / 2) + k / 2);
+    const uint8_t* b = reinterpret_cast<const uint8_t*>(&raw);
+    if (t.scheme == NF4) {
+        #pragma unroll
+        for (int i = 0; i < 8; i++) {
+            w[2 * i] = kNf4[b[i] & 15] * s;
+            w[2 * i + 1] = kNf4[b[i] >> 4] * s;
+        }
+        return;
+    }
+    const float z = (float) group_zero(t, n, g);
+    #pragma unroll
+    for (int i = 0; i < 8; i++) {
+        w[2 * i] = ((float) (b[i] & 15) - z) * s;
+        w[2 * i + 1] = ((float) (b[i] >> 4) - z) * s;
+    }
+}
+
+// Round-to-nearest-even conversion of a dequantized weight to the 16-bit activation dtype T (__half or
+// __nv_bfloat16).
+template <typename T>
+__device__ __forceinline__ T to_16bit(float f);
+
+template <>
+__device__ __forceinline__ __half to_16bit<__half>(float f) {
+    return __float2half_rn(f);
+}
+
+template <>
+__device__ __forceinline__ __nv_bfloat16 to_16bit<__nv_bfloat16>(float f) {
+    return __float2bfloat16_rn(f);
 }
 
 __device__ __forceinline__ float warp_sum(float v) {

@@ -1,5 +1,5 @@
 // vramkit quantization: fused dequantize-GEMV for decode, W4A16 (INT4 symmetric/asymmetric, NF4) and W8A16
-// (INT8 per-channel or grouped), batch 1-16: y[b, r] = sum_c x[b, c] * W[r, c], FP16 activations, FP32
+// (INT8 per-channel or grouped), batch 1-16: y[b, r] = sum_c x[b, c] * W[r, c], FP16 or BF16 activations, FP32
 // accumulation and FP32 output. Layouts of docs/formats.md.
 //
 // One warp per output row; each lane reads 16 contiguous code bytes per step (32 weights for 4-bit, 16 for
@@ -12,17 +12,30 @@ using namespace vramkit_quant;
 
 namespace {
 
-template <int BATCH>
-__device__ __forceinline__ void accumulate8(float (&acc)[BATCH], const __half* __restrict__ x, long xstride, int c,
+__device__ __forceinline__ float2 pair_to_float2(__half2 h) {
+    return __half22float2(h);
+}
+
+__device__ __forceinline__ float2 pair_to_float2(__nv_bfloat162 h) {
+    return __bfloat1622float2(h);
+}
+
+// Pair type of an activation dtype: __half -> __half2, __nv_bfloat16 -> __nv_bfloat162.
+template <typename T> struct Pair;
+template <> struct Pair<__half> { using type = __half2; };
+template <> struct Pair<__nv_bfloat16> { using type = __nv_bfloat162; };
+
+template <int BATCH, typename T>
+__device__ __forceinline__ void accumulate8(float (&acc)[BATCH], const T* __restrict__ x, long xstride, int c,
                                            const float (&wv)[8]) {
     #pragma unroll
     for (int b = 0; b < BATCH; b++) {
         uint4 raw = *reinterpret_cast<const uint4*>(x + b * xstride + c);
-        const __half2* h = reinterpret_cast<const __half2*>(&raw);
+        const typename Pair<T>::type* h = reinterpret_cast<const typename Pair<T>::type*>(&raw);
         float s = 0.0f;
         #pragma unroll
         for (int k = 0; k < 4; k++) {
-            float2 f = __half22float2(h[k]);
+            float2 f = pair_to_float2(h[k]);
             s = fmaf(wv[2 * k], f.x, s);
             s = fmaf(wv[2 * k + 1], f.y, s);
         }
@@ -30,8 +43,8 @@ __device__ __forceinline__ void accumulate8(float (&acc)[BATCH], const __half* _
     }
 }
 
-template <int BATCH>
-__device__ void gemv4_row(const QuantTensor& t, const __half* __restrict__ x, float* __restrict__ y, int r) {
+template <int BATCH, typename T>
+__device__ void gemv4_row(const QuantTensor& t, const T* __restrict__ x, float* __restrict__ y, int r) {
     const int lane = threadIdx.x % 32;
     const bool nf4 = t.scheme == NF4;
     float acc[BATCH];
@@ -55,7 +68,7 @@ __device__ void gemv4_row(const QuantTensor& t, const __half* __restrict__ x, fl
                 wv[2 * k] = nf4 ? kNf4[lo] * s : ((float) lo - z) * s;
                 wv[2 * k + 1] = nf4 ? kNf4[hi] * s : ((float) hi - z) * s;
             }
-            accumulate8<BATCH>(acc, x, t.cols, c + part * 8, wv);
+            accumulate8<BATCH, T>(acc, x, t.cols, c + part * 8, wv);
         }
     }
     #pragma unroll
@@ -65,8 +78,8 @@ __device__ void gemv4_row(const QuantTensor& t, const __half* __restrict__ x, fl
     }
 }
 
-template <int BATCH>
-__device__ void gemv8_row(const QuantTensor& t, const __half* __restrict__ x, float* __restrict__ y, int r) {
+template <int BATCH, typename T>
+__device__ void gemv8_row(const QuantTensor& t, const T* __restrict__ x, float* __restrict__ y, int r) {
     const int lane = threadIdx.x % 32;
     float acc[BATCH];
     #pragma unroll
@@ -81,7 +94,7 @@ __device__ void gemv8_row(const QuantTensor& t, const __half* __restrict__ x, fl
             float wv[8];
             #pragma unroll
             for (int k = 0; k < 8; k++) wv[k] = (float) q[part * 8 + k] * s;
-            accumulate8<BATCH>(acc, x, t.cols, c + part * 8, wv);
+            accumulate8<BATCH, T>(acc, x, t.cols, c + part * 8, wv);
         }
     }
     #pragma unroll
@@ -91,34 +104,39 @@ __device__ void gemv8_row(const QuantTensor& t, const __half* __restrict__ x, fl
     }
 }
 
-template <int BATCH>
-__device__ __forceinline__ void gemv_kernel(QuantTensor t, const __half* __restrict__ x, float* __restrict__ y) {
+template <int BATCH, typename T>
+__device__ __forceinline__ void gemv_kernel(QuantTensor t, const T* __restrict__ x, float* __restrict__ y) {
     const int warps = blockDim.x / 32;
     for (int r = blockIdx.x * warps + threadIdx.x / 32; r < t.rows; r += gridDim.x * warps) {
         if (t.scheme == INT8) {
-            gemv8_row<BATCH>(t, x, y, r);
+            gemv8_row<BATCH, T>(t, x, y, r);
         } else {
-            gemv4_row<BATCH>(t, x, y, r);
+            gemv4_row<BATCH, T>(t, x, y, r);
         }
     }
 }
 
 }  // namespace
 
-// Entry points with C names for the driver API, one per batch size; the launcher splits other batch sizes
-// into powers of two (offsetting x and y). The tensor is passed flat (the launch API marshals scalars and
-// pointers only) and rebuilt into a QuantTensor here.
-#define VRAMKIT_GEMV_ENTRY(B)                                                                                 \
-    extern "C" __global__ void vramkit_gemv_b##B(const uint8_t* codes, const void* scales, const uint8_t* zeros, \
-                                                 const float* scale2, float dq_offset, int rows, int cols,      \
-                                                 int group, int scheme, int double_quant, const __half* x,       \
-                                                 float* y) {                                                     \
+// Entry points with C names for the driver API, one per activation dtype and batch size (vramkit_gemv_b<B> for FP16
+// activations, vramkit_gemv_bf16_b<B> for BF16); the launcher splits other batch sizes into powers of two
+// (offsetting x and y). The tensor is passed flat (the launch API marshals scalars and pointers only) and rebuilt
+// into a QuantTensor here.
+#define VRAMKIT_GEMV_ENTRY(NAME, T, B)                                                                        \
+    extern "C" __global__ void NAME(const uint8_t* codes, const void* scales, const uint8_t* zeros,           \
+                                    const float* scale2, float dq_offset, int rows, int cols, int group,        \
+                                    int scheme, int double_quant, const T* x, float* y) {                       \
         QuantTensor t{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, double_quant};         \
-        gemv_kernel<B>(t, x, y);                                                                                \
+        gemv_kernel<B, T>(t, x, y);                                                                             \
     }
 
-VRAMKIT_GEMV_ENTRY(1)
-VRAMKIT_GEMV_ENTRY(2)
-VRAMKIT_GEMV_ENTRY(4)
-VRAMKIT_GEMV_ENTRY(8)
-VRAMKIT_GEMV_ENTRY(16)
+VRAMKIT_GEMV_ENTRY(vramkit_gemv_b1, __half, 1)
+VRAMKIT_GEMV_ENTRY(vramkit_gemv_b2, __half, 2)
+VRAMKIT_GEMV_ENTRY(vramkit_gemv_b4, __half, 4)
+VRAMKIT_GEMV_ENTRY(vramkit_gemv_b8, __half, 8)
+VRAMKIT_GEMV_ENTRY(vramkit_gemv_b16, __half, 16)
+VRAMKIT_GEMV_ENTRY(vramkit_gemv_bf16_b1, __nv_bfloat16, 1)
+VRAMKIT_GEMV_ENTRY(vramkit_gemv_bf16_b2, __nv_bfloat16, 2)
+VRAMKIT_GEMV_ENTRY(vramkit_gemv_bf16_b4, __nv_bfloat16, 4)
+VRAMKIT_GEMV_ENTRY(vramkit_gemv_bf16_b8, __nv_bfloat16, 8)
+VRAMKIT_GEMV_ENTRY(vramkit_gemv_bf16_b16, __nv_bfloat16, 16)

@@ -4,11 +4,14 @@ import io.vramkit.attention.AttentionParams;
 import io.vramkit.attention.cuda.CudaAttention;
 import io.vramkit.core.DType;
 import io.vramkit.core.memory.Buffer;
+import io.vramkit.cuda.Cublas;
 import io.vramkit.cuda.Cuda;
+import io.vramkit.cuda.CudaLibraryException;
 import io.vramkit.cuda.CudaMallocResource;
 import io.vramkit.cuda.CudaStream;
 import io.vramkit.quant.QuantFormat;
 import io.vramkit.quant.QuantizedTensor;
+import io.vramkit.quant.cuda.CudaQuantGemm;
 import io.vramkit.quant.cuda.CudaQuantKernels;
 import io.vramkit.quant.cuda.CudaQuantizedTensor;
 import java.io.IOException;
@@ -31,6 +34,10 @@ import java.util.Locale;
  *   <li><b>gemv</b> ({@link CudaQuantKernels#gemv}): INT4_G128 and INT8 (per channel) weights at 8192×8192 and
  *       28672×8192, FP16 activations, batch 1, 4 and 16; GB/s of weight bytes (codes and scales) and the fraction of
  *       the copy bandwidth;</li>
+ *   <li><b>gemm</b> ({@link CudaQuantGemm}): prefill-sized matmul, 4096 FP16 activation rows against INT4_G128 and
+ *       INT8 weights of 8192×8192, both strategies (fused tensor-core kernel; dequantize to FP16 then cuBLAS), and
+ *       cuBLAS FP16 GEMM on dense FP16 weights of the same shape as the baseline, all in this run; TFLOP/s counted
+ *       as {@code 2 m n k} and the ratio to the cuBLAS FP16 time (issue 9's target: within 1.3×);</li>
  *   <li><b>prefill</b> ({@link CudaAttention#flashPrefill}): BF16, causal, 32 query heads, 8 KV heads, head
  *       dimension 128, batch 1 and 4, sequence 1k, 4k and 16k; TFLOP/s counted as {@code 4 B H S^2 D / 2}
  *       (causal halves the work), the count {@code scripts/gpu-check-torch-sdpa.py} uses;</li>
@@ -46,7 +53,7 @@ import java.util.Locale;
  * {@code SUMMARY} for the summary table, and writes them to {@code DIR/gpu-kernels.txt} with {@code --out DIR}.
  * Exits 0 with one line when no GPU answers. Single-threaded.
  *
- * <p>Usage: {@code GpuKernelBench [--out DIR] [--only copy,gemv,prefill,decode]}.
+ * <p>Usage: {@code GpuKernelBench [--out DIR] [--only copy,gemv,gemm,prefill,decode]}.
  *
  * <p><b>Unverified</b> on a GPU: written and compiled without one.
  */
@@ -80,17 +87,17 @@ public final class GpuKernelBench {
      */
     public static void main(String[] args) throws IOException {
         Path out = null;
-        String only = "copy,gemv,prefill,decode";
+        String only = "copy,gemv,gemm,prefill,decode";
         for (int i = 0; i < args.length; i++) {
             if (i + 1 >= args.length) {
                 throw new IllegalArgumentException(args[i] + " needs a value (usage: GpuKernelBench [--out DIR] "
-                        + "[--only copy,gemv,prefill,decode])");
+                        + "[--only copy,gemv,gemm,prefill,decode])");
             }
             switch (args[i]) {
                 case "--out" -> out = Path.of(args[++i]);
                 case "--only" -> only = args[++i];
                 default -> throw new IllegalArgumentException("unknown argument '" + args[i]
-                        + "' (usage: GpuKernelBench [--out DIR] [--only copy,gemv,prefill,decode])");
+                        + "' (usage: GpuKernelBench [--out DIR] [--only copy,gemv,gemm,prefill,decode])");
             }
         }
         Cuda.CudaStatus status = Cuda.status();
@@ -109,6 +116,9 @@ public final class GpuKernelBench {
                 }
                 if (sections.contains("gemv")) {
                     bench.section("gemv", bench::gemv);
+                }
+                if (sections.contains("gemm")) {
+                    bench.section("gemm", bench::gemm);
                 }
                 if (sections.contains("prefill")) {
                     bench.section("prefill", bench::prefill);
@@ -202,6 +212,54 @@ public final class GpuKernelBench {
                 }
             }
         }
+    }
+
+    private void gemm() {
+        int m = 4096;
+        int n = 8192;
+        int k = 8192;
+        double flops = 2.0 * m * n * k;
+        Cublas blas;
+        try {
+            blas = Cublas.create(stream);
+        } catch (CudaLibraryException e) {
+            blas = null;
+            print("vramkit gemm: cuBLAS strategy and baseline skipped, libcublas not found: " + e.getMessage());
+        }
+        Cublas cublas = blas;
+        // 0x2c00 = 0.0625 in FP16: bounded sums, no infinities in the timed path
+        try (Buffer x = alloc(2L * m * k, (byte) 0x2c); Buffer y = alloc(4L * m * n, (byte) 0);
+             Buffer dense = alloc(2L * n * k, (byte) 0x2c)) {
+            double cublasSeconds = Double.NaN;
+            if (cublas != null) {
+                cublasSeconds = time(() -> cublas.gemmEx(Cublas.Transpose.T, Cublas.Transpose.N, n, m, k, 1f, dense,
+                        DType.FP16, k, x, DType.FP16, k, 0f, y, DType.FP32, n));
+                gemmLine("cuBLAS FP16 GEMM (dense FP16 weights)", m, n, k, flops, cublasSeconds, cublasSeconds);
+            }
+            for (QuantFormat f : new QuantFormat[] {QuantFormat.INT4_G128, QuantFormat.INT8}) {
+                try (CudaQuantizedTensor w = upload(f, n, k)) {
+                    double fused = time(() -> CudaQuantGemm.gemmFused(w, x, DType.FP16, m, y, stream));
+                    gemmLine("gemm fused tensor-core " + f, m, n, k, flops, fused, cublasSeconds);
+                    if (cublas != null) {
+                        double deq = time(() -> CudaQuantGemm.gemmDequantized(w, x, DType.FP16, m, y, cublas, dense));
+                        gemmLine("gemm dequantize+cuBLAS " + f, m, n, k, flops, deq, cublasSeconds);
+                    }
+                }
+            }
+        } finally {
+            if (cublas != null) {
+                cublas.close();
+            }
+        }
+    }
+
+    private void gemmLine(String what, int m, int n, int k, double flops, double seconds, double baseline) {
+        String label = String.format(Locale.ROOT, "vramkit %s [m=%d, %dx%d]", what, m, n, k);
+        String ratio = Double.isNaN(baseline) ? "" : String.format(Locale.ROOT, ", %.2fx cuBLAS FP16 time",
+                seconds / baseline);
+        print(String.format(Locale.ROOT, "%s %.3f ms, %.1f TFLOP/s%s", label, seconds * 1e3, flops / seconds / 1e12,
+                ratio));
+        print(String.format(Locale.ROOT, "SUMMARY %s: %.1f TFLOP/s%s", label, flops / seconds / 1e12, ratio));
     }
 
     private static long weightBytes(QuantFormat f, int rows, int cols) {

@@ -1,5 +1,6 @@
 package io.vramkit.quant.cuda;
 
+import io.vramkit.core.DType;
 import io.vramkit.core.memory.Buffer;
 import io.vramkit.cuda.CudaStream;
 import io.vramkit.cuda.KernelModule;
@@ -8,7 +9,8 @@ import java.util.Objects;
 
 /**
  * Launches the quantization module's CUDA kernels ({@code quantization/src/main/cuda}): dequantize to FP32 and the
- * fused W4A16/W8A16 GEMV for batches of 1 to 16. The kernels read the layouts of {@code docs/formats.md}, the same
+ * fused W4A16/W8A16 GEMV for batches of 1 to 16, FP16 or BF16 activations ({@link CudaQuantGemm} has the
+ * prefill-sized matmul). The kernels read the layouts of {@code docs/formats.md}, the same
  * bytes as the CPU kernels, and are compared with them by the {@code gpu}-tagged tests.
  *
  * <p>The kernel module is loaded on the first use on device 0 and kept. Thread-safe; launches are ordered by the
@@ -21,7 +23,7 @@ public final class CudaQuantKernels {
     private CudaQuantKernels() {
     }
 
-    private static KernelModule module() {
+    static KernelModule module() {
         KernelModule m = module;
         if (m == null) {
             synchronized (CudaQuantKernels.class) {
@@ -58,7 +60,8 @@ public final class CudaQuantKernels {
     }
 
     /**
-     * {@code y[b, r] = Σ_c x[b, c] · W[r, c]}: FP16 activations, FP32 accumulation and output.
+     * {@code y[b, r] = Σ_c x[b, c] · W[r, c]}: FP16 activations, FP32 accumulation and output; the same as
+     * {@link #gemv(CudaQuantizedTensor, Buffer, DType, int, Buffer, CudaStream)} with {@link DType#FP16}.
      *
      * @param w      INT8 (per-channel or grouped), INT4 (either kind) or NF4 weights; {@code cols % 32 == 0} and the
      *               group a multiple of 32 (16 for INT8)
@@ -70,7 +73,28 @@ public final class CudaQuantKernels {
      *                                  supported
      */
     public static void gemv(CudaQuantizedTensor w, Buffer x, int batch, Buffer y, CudaStream stream) {
+        gemv(w, x, DType.FP16, batch, y, stream);
+    }
+
+    /**
+     * {@code y[b, r] = Σ_c x[b, c] · W[r, c]}: FP16 or BF16 activations, FP32 accumulation and output.
+     *
+     * @param w      INT8 (per-channel or grouped), INT4 (either kind) or NF4 weights; {@code cols % 32 == 0} and the
+     *               group a multiple of 32 (16 for INT8)
+     * @param x      activations {@code [batch, cols]} in {@code xType}
+     * @param xType  {@link DType#FP16} or {@link DType#BF16}
+     * @param batch  1 to 16
+     * @param y      FP32 output {@code [batch, rows]}
+     * @param stream the stream
+     * @throws IllegalArgumentException naming the argument if the format, dtype, batch, group or a buffer size is
+     *                                  not supported
+     */
+    public static void gemv(CudaQuantizedTensor w, Buffer x, DType xType, int batch, Buffer y, CudaStream stream) {
         Objects.requireNonNull(w, "w");
+        Objects.requireNonNull(xType, "xType");
+        if (xType != DType.FP16 && xType != DType.BF16) {
+            throw new IllegalArgumentException("xType must be FP16 or BF16, got " + xType);
+        }
         QuantFormat f = w.format();
         boolean int8 = f.scheme() == QuantFormat.Scheme.INT8;
         if (!int8 && !f.isFourBit()) {
@@ -97,6 +121,7 @@ public final class CudaQuantKernels {
         Object[] t = w.kernelArgs();
         int warpsPerBlock = 4;
         int blocks = Math.min(65535, (w.rows() + warpsPerBlock - 1) / warpsPerBlock);
+        String prefix = xType == DType.FP16 ? "vramkit_gemv_b" : "vramkit_gemv_bf16_b";
         int done = 0;
         // batches that are not a power of two run as several launches on offset x and y
         for (int b : new int[] {16, 8, 4, 2, 1}) {
@@ -105,7 +130,7 @@ public final class CudaQuantKernels {
                 System.arraycopy(t, 0, args, 0, t.length);
                 args[t.length] = x.address() + 2L * done * w.cols();
                 args[t.length + 1] = y.address() + 4L * done * w.rows();
-                module().function("vramkit_gemv_b" + b).launch(blocks, 32 * warpsPerBlock, stream, args);
+                module().function(prefix + b).launch(blocks, 32 * warpsPerBlock, stream, args);
                 done += b;
             }
         }

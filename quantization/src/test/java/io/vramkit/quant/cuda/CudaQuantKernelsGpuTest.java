@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.vramkit.core.DType;
 import io.vramkit.core.memory.Buffer;
 import io.vramkit.cuda.Cuda;
 import io.vramkit.cuda.CudaMallocResource;
@@ -58,33 +59,46 @@ class CudaQuantKernelsGpuTest {
                     stream.copyToHostAsync(out, 0, host);
                     stream.synchronize();
                     for (int i = 0; i < ref.length; i++) {
-                        assertEquals(ref[i], host.getAtIndex(ValueLayout.JAVA_FLOAT, i), Math.abs(ref[i]) * 1e-6,
-                                f + " element " + i);
+                        // bit-identical, as issue 9 requires of dequantization
+                        assertEquals(Float.floatToIntBits(ref[i]),
+                                Float.floatToIntBits(host.getAtIndex(ValueLayout.JAVA_FLOAT, i)), f + " element " + i);
                     }
                 }
-                for (int batch : new int[] {1, 3, 16}) {
-                    float[] x = gaussian(batch * cols, 1, batch);
-                    MemorySegment xh = arena.allocate(2L * x.length, 64);
-                    for (int i = 0; i < x.length; i++) {
-                        short h = Float.floatToFloat16(x[i]);
-                        xh.setAtIndex(ValueLayout.JAVA_SHORT, i, h);
-                        x[i] = Float.float16ToFloat(h);
-                    }
-                    float[] yCpu = new float[batch * rows];
-                    QuantizedMatmul.matmul(x, batch, q, yCpu);
-                    try (Buffer xb = Buffer.allocate(dev, xh.byteSize(), 256, stream);
-                         Buffer yb = Buffer.allocate(dev, 4L * yCpu.length, 256, stream)) {
-                        stream.copyToDeviceAsync(xh, xb, 0);
-                        CudaQuantKernels.gemv(d, xb, batch, yb, stream);
-                        MemorySegment yh = arena.allocate(4L * yCpu.length, 64);
-                        stream.copyToHostAsync(yb, 0, yh);
-                        stream.synchronize();
-                        for (int i = 0; i < yCpu.length; i++) {
-                            assertEquals(yCpu[i], yh.getAtIndex(ValueLayout.JAVA_FLOAT, i), 1e-4,
-                                    f + " batch " + batch + " output " + i);
-                        }
+                for (DType type : List.of(DType.FP16, DType.BF16)) {
+                    for (int batch : new int[] {1, 3, 16}) {
+                        gemvCase(q, d, type, batch, dev, stream, arena);
                     }
                 }
+            }
+        }
+    }
+
+    /** One GEMV against the CPU path on the same 16-bit-rounded activations; the output is poisoned first. */
+    private static void gemvCase(QuantizedTensor q, CudaQuantizedTensor d, DType type, int batch,
+                                 CudaMallocResource dev, CudaStream stream, Arena arena) {
+        int rows = q.rows();
+        int cols = q.cols();
+        float[] x = gaussian(batch * cols, 1, batch);
+        MemorySegment xh = arena.allocate(2L * x.length, 64);
+        for (int i = 0; i < x.length; i++) {
+            short h = type == DType.FP16 ? Float.floatToFloat16(x[i])
+                    : (short) (Float.floatToRawIntBits(x[i]) >>> 16);
+            xh.setAtIndex(ValueLayout.JAVA_SHORT, i, h);
+            x[i] = type == DType.FP16 ? Float.float16ToFloat(h) : Float.intBitsToFloat(h << 16);
+        }
+        float[] yCpu = new float[batch * rows];
+        QuantizedMatmul.matmul(x, batch, q, yCpu);
+        try (Buffer xb = Buffer.allocate(dev, xh.byteSize(), 256, stream);
+             Buffer yb = Buffer.allocate(dev, 4L * yCpu.length, 256, stream)) {
+            stream.copyToDeviceAsync(xh, xb, 0);
+            stream.fillAsync(yb, 0, yb.byteSize(), (byte) 0xFF);
+            CudaQuantKernels.gemv(d, xb, type, batch, yb, stream);
+            MemorySegment yh = arena.allocate(4L * yCpu.length, 64);
+            stream.copyToHostAsync(yb, 0, yh);
+            stream.synchronize();
+            for (int i = 0; i < yCpu.length; i++) {
+                assertEquals(yCpu[i], yh.getAtIndex(ValueLayout.JAVA_FLOAT, i), 1e-4,
+                        q.format() + " " + type + " batch " + batch + " output " + i);
             }
         }
     }
