@@ -155,11 +155,14 @@ for l in summary_lines("torch-sdpa.txt"):
         sdpa[(int(m.group(1)), int(m.group(2)))] = number(l, "TFLOP/s")
     out.append("  " + l)
 for l in kern:
-    if "prefill" in l:
+    if "prefill" in l and "memory" not in l:
         m = re.search(r"b=(\d+), s=(\d+)", l)
         v = number(l, "TFLOP/s")
         t = sdpa.get((int(m.group(1)), int(m.group(2)))) if m else None
         out.append("  " + l + (f"; {100 * v / t:.0f}% of SDPA (target >= 50%)" if v and t else ""))
+for l in kern:
+    if "prefill memory" in l:
+        out.append("  " + l)
 for l in kern:
     if "decode" in l:
         out.append("  " + l)

@@ -4,8 +4,10 @@ import io.vramkit.attention.AttentionParams;
 import io.vramkit.attention.cuda.CudaAttention;
 import io.vramkit.core.DType;
 import io.vramkit.core.memory.Buffer;
+import io.vramkit.core.memory.StatisticsResource;
 import io.vramkit.cuda.Cublas;
 import io.vramkit.cuda.Cuda;
+import io.vramkit.cuda.CudaDevice;
 import io.vramkit.cuda.CudaLibraryException;
 import io.vramkit.cuda.CudaMallocResource;
 import io.vramkit.cuda.CudaStream;
@@ -39,8 +41,11 @@ import java.util.Locale;
  *       cuBLAS FP16 GEMM on dense FP16 weights of the same shape as the baseline, all in this run; TFLOP/s counted
  *       as {@code 2 m n k} and the ratio to the cuBLAS FP16 time (issue 9's target: within 1.3×);</li>
  *   <li><b>prefill</b> ({@link CudaAttention#flashPrefill}): BF16, causal, 32 query heads, 8 KV heads, head
- *       dimension 128, batch 1 and 4, sequence 1k, 4k and 16k; TFLOP/s counted as {@code 4 B H S^2 D / 2}
- *       (causal halves the work), the count {@code scripts/gpu-check-torch-sdpa.py} uses;</li>
+ *       dimension 128, batch 1, 4 and 8, sequence 1k, 4k and 16k; TFLOP/s counted as {@code 4 B H S^2 D / 2}
+ *       (causal halves the work), the count {@code scripts/gpu-check-torch-sdpa.py} uses; then one 32k-token
+ *       prefill with every buffer allocated through a {@link StatisticsResource}: its peak against the inputs and
+ *       outputs (q, k, v, out, logsumexp), and the device's free memory before and after (any allocation the
+ *       launcher made on its own would show there);</li>
  *   <li><b>decode</b> ({@link CudaAttention#pagedDecode}): BF16 query and KV, block size 16, contexts 4k, 32k and
  *       128k, batch 1, 16 and 64 (up to 2M cached tokens); GB/s of KV bytes read and the fraction of the copy
  *       bandwidth.</li>
@@ -122,6 +127,7 @@ public final class GpuKernelBench {
                 }
                 if (sections.contains("prefill")) {
                     bench.section("prefill", bench::prefill);
+                    bench.section("prefill memory", bench::prefillMemory);
                 }
                 if (sections.contains("decode")) {
                     bench.section("decode", bench::decode);
@@ -314,7 +320,7 @@ public final class GpuKernelBench {
     private void prefill() {
         AttentionParams causal = AttentionParams.builder().causal(true).build();
         try (CudaAttention attention = CudaAttention.load(0)) {
-            for (int batch : new int[] {1, 4}) {
+            for (int batch : new int[] {1, 4, 8}) {
                 for (int seq : new int[] {1024, 4096, 16384}) {
                     long tokens = (long) batch * seq;
                     long qBytes = tokens * HEADS * HEAD_DIM * 2;
@@ -334,6 +340,46 @@ public final class GpuKernelBench {
                     }
                 }
             }
+        }
+    }
+
+    private void prefillMemory() {
+        int seq = 32768;
+        AttentionParams causal = AttentionParams.builder().causal(true).build();
+        StatisticsResource counted = new StatisticsResource(device);
+        long qBytes = (long) seq * HEADS * HEAD_DIM * 2;
+        long kvBytes = (long) seq * KV_HEADS * HEAD_DIM * 2;
+        long lseBytes = 4L * seq * HEADS;
+        try (CudaAttention attention = CudaAttention.load(0);
+             Buffer q = Buffer.allocate(counted, qBytes, 256, stream);
+             Buffer k = Buffer.allocate(counted, kvBytes, 256, stream);
+             Buffer v = Buffer.allocate(counted, kvBytes, 256, stream);
+             Buffer o = Buffer.allocate(counted, qBytes, 256, stream);
+             Buffer lse = Buffer.allocate(counted, lseBytes, 256, stream);
+             Buffer cu = Buffer.allocate(counted, 8, 256, stream)) {
+            stream.fillAsync(q, 0, qBytes, (byte) 0x3c);
+            stream.fillAsync(k, 0, kvBytes, (byte) 0x3c);
+            stream.fillAsync(v, 0, kvBytes, (byte) 0x3c);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment host = arena.allocate(8, 4);
+                host.setAtIndex(ValueLayout.JAVA_INT, 1, seq);
+                stream.copyToDeviceAsync(host, cu, 0);
+            }
+            stream.synchronize();
+            long freeBefore = CudaDevice.get(0).memoryInfo().freeBytes();
+            attention.flashPrefill(q, k, v, o, lse, cu, cu, 1, seq, seq, HEADS, KV_HEADS, HEAD_DIM, DType.BF16,
+                    causal, stream);
+            stream.synchronize();
+            long freeAfter = CudaDevice.get(0).memoryInfo().freeBytes();
+            long io = 2 * qBytes + 2 * kvBytes + lseBytes + 8;
+            long peak = counted.statistics().bytes().peak();
+            String label = String.format(Locale.ROOT, "vramkit prefill memory BF16 causal [b=1, s=%d, h=%d/%d, d=%d]",
+                    seq, HEADS, KV_HEADS, HEAD_DIM);
+            String line = String.format(Locale.ROOT, "%s: peak allocated %.1f MiB = inputs+outputs %.1f MiB + %d "
+                    + "bytes workspace; device free memory changed by %d bytes across the call", label,
+                    peak / 1048576.0, io / 1048576.0, peak - io, freeBefore - freeAfter);
+            print(line);
+            print("SUMMARY " + line);
         }
     }
 
