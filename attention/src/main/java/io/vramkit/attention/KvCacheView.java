@@ -176,6 +176,16 @@ public final class KvCacheView {
                 (long) block * kvHeads + kvHead);
     }
 
+    /** Key scales {@code [numBlocks, kvHeads]}, or {@code null} for a float cache. */
+    MemorySegment keyScaleSegment() {
+        return keyScales;
+    }
+
+    /** Value scales {@code [numBlocks, kvHeads]}, or {@code null} for a float cache. */
+    MemorySegment valueScaleSegment() {
+        return valueScales;
+    }
+
     float[] fp8Table() {
         return fp8Table;
     }

@@ -1,5 +1,7 @@
 package io.vramkit.attention;
 
+import io.vramkit.attention.internal.DecodeKernel;
+import io.vramkit.attention.internal.DecodeProblem;
 import io.vramkit.attention.internal.TileOps;
 import io.vramkit.core.cpu.ParallelExecutor;
 import io.vramkit.core.memory.Buffer;
@@ -15,17 +17,18 @@ import java.util.Objects;
  * <p>Each sequence's query sits at position {@code contextLens[b] - 1} and sees keys {@code 0 .. contextLens[b]-1}
  * (its own included), narrowed by {@link AttentionParams#windowLeft()} when set; the softcap and scale of the
  * params apply, a block mask is not supported. Keys are found through the sequence's block table; INT8/FP8 codes
- * are dequantized with their per-block, per-head scales inside the kernel, a row at a time.
+ * are dequantized with their per-block, per-head scales inside the kernel.
  *
  * <p><b>GQA packing.</b> One pass over a KV head serves all {@code heads / kvHeads} query heads that share it, so
- * the cache is read once per KV head. Keys and values are taken a chunk of tokens at a time per KV head: scores
- * for the whole chunk, one max/exp/rescale pass per query row, then the value rows with the GQA group's output
- * rows held in registers across the chunk (value scales folded into the probabilities). <b>Split-KV.</b> A long
- * context is cut into splits of {@code splitTokens}
- * keys processed in parallel; each yields a partial (max, sum, unnormalized output) and the partials are merged
- * with a logsumexp merge. Work is spread over (sequence, split, KV heads) on {@link ParallelExecutor}; scratch
- * comes from the {@link MemoryResource} given at construction (viewed as in {@link FlashAttention}: grant native
- * access to this module).
+ * the cache is read once per KV head. Tokens are taken a tile (16 with AVX-512) at a time: each K row is loaded
+ * and widened once for 4 query heads at a time, the tile's scores land in one vector per head for a vectorized
+ * online softmax, then each V row is loaded once for 4 query heads whose output vectors stay in registers across
+ * the tile (key and value scales folded into the scores and probabilities). <b>Split-KV.</b> The visible keys of a
+ * sequence are cut into splits of at most {@code splitTokens} keys, and into more, shorter splits (not below 256
+ * keys) when the batch is too small to keep every thread busy; each split yields a partial (max, sum, unnormalized
+ * output) and the partials are merged with a logsumexp merge. Work is spread over (sequence, split, KV heads) on
+ * {@link ParallelExecutor}; scratch comes from the {@link MemoryResource} given at construction (viewed as in
+ * {@link FlashAttention}: grant native access to this module).
  *
  * <p>Instances are immutable and thread-safe.
  */
@@ -35,12 +38,12 @@ public final class PagedDecodeAttention {
     public static final int DEFAULT_SPLIT_TOKENS = 2048;
 
     private static final MemoryResource SHARED_SCRATCH = new HostMemoryResource();
-    private static final int CHUNK = TileOps.PAD * 4;
+    private static final int MIN_SPLIT_TOKENS = 256;
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     private final MemoryResource scratch;
     private final int splitTokens;
-    private final TileOps ops;
+    private final DecodeKernel kernel;
 
     /** Decode attention with {@link #DEFAULT_SPLIT_TOKENS} and scratch from a process-wide host resource. */
     public PagedDecodeAttention() {
@@ -51,14 +54,14 @@ public final class PagedDecodeAttention {
      * Decode attention with explicit scratch memory and split size.
      *
      * @param scratch     host-accessible resource for per-worker scratch and split partials; not owned
-     * @param splitTokens keys per split, >= 1
+     * @param splitTokens most keys per split, >= 1
      * @throws IllegalArgumentException if {@code splitTokens < 1} or the resource is not host-accessible
      */
     public PagedDecodeAttention(MemoryResource scratch, int splitTokens) {
-        this(scratch, splitTokens, TileOps.INSTANCE);
+        this(scratch, splitTokens, DecodeKernel.INSTANCE);
     }
 
-    PagedDecodeAttention(MemoryResource scratch, int splitTokens, TileOps ops) {
+    PagedDecodeAttention(MemoryResource scratch, int splitTokens, DecodeKernel kernel) {
         Objects.requireNonNull(scratch, "scratch");
         if (!scratch.kind().hostAccessible()) {
             throw new IllegalArgumentException("scratch must be host-accessible, got kind " + scratch.kind());
@@ -68,10 +71,10 @@ public final class PagedDecodeAttention {
         }
         this.scratch = scratch;
         this.splitTokens = splitTokens;
-        this.ops = ops;
+        this.kernel = Objects.requireNonNull(kernel, "kernel");
     }
 
-    /** Keys per split. */
+    /** Most keys per split. */
     public int splitTokens() {
         return splitTokens;
     }
@@ -122,9 +125,15 @@ public final class PagedDecodeAttention {
                     + p.blockMask());
         }
         int bs = cache.blockSize();
+        int heads = q.heads();
+        int kvHeads = cache.kvHeads();
         int[] first = new int[batch];
+        int[] splitLen = new int[batch];
         int[] splits = new int[batch];
         int[] splitBase = new int[batch + 1];
+        // Enough splits per sequence that a small batch still feeds every thread, each at least MIN_SPLIT_TOKENS
+        // long (and at most splitTokens), rounded to whole tiles.
+        int wanted = (4 * ParallelExecutor.THREADS + batch - 1) / batch;
         for (int b = 0; b < batch; b++) {
             int ctx = contextLens[b];
             if (ctx < 0) {
@@ -144,14 +153,27 @@ public final class PagedDecodeAttention {
                 }
             }
             first[b] = p.windowLeft() < 0 ? 0 : Math.max(0, ctx - 1 - p.windowLeft());
-            splits[b] = ctx == 0 ? 1 : (ctx - first[b] + splitTokens - 1) / splitTokens;
+            int len = ctx - first[b];
+            int n = Math.max((len + splitTokens - 1) / splitTokens,
+                    Math.min(wanted, (len + MIN_SPLIT_TOKENS - 1) / MIN_SPLIT_TOKENS));
+            int tile = DecodeProblem.TILE;
+            splitLen[b] = n <= 1 ? Math.max(1, len)
+                    : Math.min(splitTokens, ((len + n - 1) / n + tile - 1) / tile * tile);
+            splits[b] = len == 0 ? 1 : (len + splitLen[b] - 1) / splitLen[b];
             splitBase[b + 1] = splitBase[b] + splits[b];
         }
-        int heads = q.heads();
         int totalSplits = splitBase[batch];
+        // Items cover all KV heads of a split when there are enough splits, so that each tile of tokens is read as
+        // whole rows of the layout; otherwise KV heads are shared out too.
+        int parts = totalSplits >= 2 * ParallelExecutor.THREADS ? 1
+                : Math.min(kvHeads, (2 * ParallelExecutor.THREADS + totalSplits - 1) / totalSplits);
+        int kvLocal = (kvHeads + parts - 1) / parts;
+        int kvParts = (kvHeads + kvLocal - 1) / kvLocal;
+        DecodeProblem problem = new DecodeProblem(cache.keys(), cache.values(), cache.type(), cache.fp8Table(),
+                cache.keyScaleSegment(), cache.valueScaleSegment(), kvHeads, cache.headDim(), bs, heads / kvHeads,
+                p.softcap(), kvLocal);
         float[] lse = p.returnLse() ? new float[heads * batch] : null;
-        Job job = new Job(q, cache, blockTables, contextLens, p, out, lse, first, splits, splitBase);
-        int kvHeads = cache.kvHeads();
+        Job job = new Job(q, problem, blockTables, contextLens, p, out, lse, first, splitLen, splits, splitBase);
         boolean anySplit = totalSplits > batch;
         Buffer partials = anySplit ? Buffer.allocate(scratch, (long) totalSplits * heads * job.partialStride * 4L)
                 : null;
@@ -165,14 +187,8 @@ public final class PagedDecodeAttention {
                     itemSplit[splitBase[b] + s] = s;
                 }
             }
-            // Items cover all KV heads of a split when there are enough splits, so that each token's K and V rows
-            // (all heads, contiguous in the layout) are read in one sweep; otherwise KV heads are shared out too.
-            int parts = totalSplits >= 2 * ParallelExecutor.THREADS ? 1
-                    : Math.min(kvHeads, (2 * ParallelExecutor.THREADS + totalSplits - 1) / totalSplits);
-            int perPart = (kvHeads + parts - 1) / parts;
-            int kvParts = (kvHeads + perPart - 1) / perPart;
             ParallelExecutor.parallelFor(0, totalSplits * kvParts, 1, (from, to) -> job.run(from, to, kvParts,
-                    perPart, itemSeq, itemSplit, part));
+                    itemSeq, itemSplit, part));
             if (anySplit) {
                 ParallelExecutor.parallelFor(0, batch * heads, 16, (from, to) -> job.merge(from, to, part));
             }
@@ -228,182 +244,86 @@ public final class PagedDecodeAttention {
 
     private final class Job {
         private final HeadTensor q;
-        private final KvCacheView cache;
+        private final DecodeProblem problem;
         private final int[][] tables;
         private final int[] ctx;
         private final HeadTensor out;
         private final float[] lse;
         private final int[] first;
+        private final int[] splitLen;
         private final int[] splits;
         private final int[] splitBase;
         private final int group;
         private final int d;
-        private final int dP;
         private final float scale;
-        private final float softcap;
         final int partialStride;
-        // Scratch layout (floats), for up to all query heads: Q [heads, dP], row [dP], S [heads, CHUNK],
-        // O [heads, dP], M [heads], L [heads].
-        private final int offRow;
-        private final int offS;
-        private final int offO;
-        private final int offM;
-        private final int offL;
-        private final int floats;
 
-        Job(HeadTensor q, KvCacheView cache, int[][] tables, int[] ctx, AttentionParams p, HeadTensor out,
-            float[] lse, int[] first, int[] splits, int[] splitBase) {
+        Job(HeadTensor q, DecodeProblem problem, int[][] tables, int[] ctx, AttentionParams p, HeadTensor out,
+            float[] lse, int[] first, int[] splitLen, int[] splits, int[] splitBase) {
             this.q = q;
-            this.cache = cache;
+            this.problem = problem;
             this.tables = tables;
             this.ctx = ctx;
             this.out = out;
             this.lse = lse;
             this.first = first;
+            this.splitLen = splitLen;
             this.splits = splits;
             this.splitBase = splitBase;
-            this.group = q.heads() / cache.kvHeads();
+            this.group = problem.group;
             this.d = q.headDim();
-            this.dP = TileOps.pad(d);
             this.scale = p.scaleFor(d);
-            this.softcap = p.softcap();
-            this.partialStride = dP + 2;
-            int heads = q.heads();
-            this.offRow = heads * dP;
-            this.offS = offRow + dP;
-            this.offO = offS + heads * CHUNK;
-            this.offM = offO + heads * dP;
-            this.offL = offM + heads;
-            this.floats = TileOps.pad(offL + heads);
+            this.partialStride = d + 2;
         }
 
-        void run(int from, int to, int kvParts, int perPart, int[] itemSeq, int[] itemSplit, MemorySegment part) {
-            try (Buffer buf = Buffer.allocate(scratch, floats * 4L)) {
+        void run(int from, int to, int kvParts, int[] itemSeq, int[] itemSplit, MemorySegment part) {
+            try (Buffer buf = Buffer.allocate(scratch, problem.floats * 4L)) {
                 MemorySegment w = Scratch.view(buf);
-                w.fill((byte) 0);
                 for (int item = from; item < to; item++) {
                     int split = item / kvParts;
-                    int kv0 = (item % kvParts) * perPart;
-                    item(w, itemSeq[split], itemSplit[split], kv0, Math.min(cache.kvHeads(), kv0 + perPart), part);
+                    int kv0 = (item % kvParts) * problem.kvLocal;
+                    item(w, itemSeq[split], itemSplit[split], kv0,
+                            Math.min(problem.kvHeads, kv0 + problem.kvLocal) - kv0, part);
                 }
             }
         }
 
-        /** One split of one sequence, for KV heads {@code kv0 .. kv1-1} and their query heads (local rows). */
-        private void item(MemorySegment w, int b, int split, int kv0, int kv1, MemorySegment part) {
-            int h0 = kv0 * group;
-            int rows = (kv1 - kv0) * group;
-            for (int r = 0; r < rows; r++) {
-                q.readRow(ops, b, h0 + r, scale, w, r * dP);
-                w.setAtIndex(F, offM + r, Float.NEGATIVE_INFINITY);
-                w.setAtIndex(F, offL + r, 0f);
+        /** One split of one sequence, for KV heads {@code kv0 .. kv0+kvCount-1} and their query heads. */
+        private void item(MemorySegment w, int b, int split, int kv0, int kvCount, MemorySegment part) {
+            DecodeProblem pr = problem;
+            long rowBytes = (long) kvCount * pr.groupPad * pr.dimPad * 4L;
+            w.asSlice(pr.offQ * 4L, rowBytes).fill((byte) 0);
+            w.asSlice(pr.offO * 4L, rowBytes).fill((byte) 0);
+            for (int r = 0; r < kvCount * pr.groupPad; r++) {
+                w.setAtIndex(F, pr.offM + r, Float.NEGATIVE_INFINITY);
+                w.setAtIndex(F, pr.offL + r, 0f);
             }
-            w.asSlice(offO * 4L, (long) rows * dP * 4L).fill((byte) 0);
-            int lo = first[b] + split * splitTokens;
-            int hi = Math.min(ctx[b], lo + splitTokens);
-            int[] table = tables[b];
-            int bs = cache.blockSize();
-            MemorySegment keys = cache.keys();
-            MemorySegment values = cache.values();
-            float[] fp8 = cache.fp8Table();
-            boolean scaled = cache.quantized();
-            // Batched per-KV-head rows measured faster for FP32 only; narrower types keep the per-token sweep
-            // over all KV heads of a row.
-            boolean batched = cache.type() == io.vramkit.core.DType.FP32;
-            long[] offs = new long[CHUNK];
-            float[] kScales = new float[CHUNK];
-            for (int c0 = lo; c0 < hi; c0 += CHUNK) {
-                int n = Math.min(CHUNK, hi - c0);
-                if (!batched) {
-                for (int j = 0; j < n; j++) {
-                    int t = c0 + j;
-                    int block = table[t / bs];
-                    for (int kvh = kv0; kvh < kv1; kvh++) {
-                        int r0 = (kvh - kv0) * group;
-                        ops.scores(keys, cache.rowOffset(block, t % bs, kvh), cache.type(),
-                                cache.keyScale(block, kvh), fp8, w, offRow, r0 * dP, dP, group, d,
-                                offS + r0 * CHUNK + j, CHUNK);
-                    }
+            for (int local = 0; local < kvCount; local++) {
+                for (int i = 0; i < group; i++) {
+                    q.readRow(TileOps.INSTANCE, b, (kv0 + local) * group + i, scale, w, pr.row(pr.offQ, local, i));
                 }
-                } else {
-                for (int kvh = kv0; kvh < kv1; kvh++) {
-                    int r0 = (kvh - kv0) * group;
-                    for (int j = 0; j < n; j++) {
-                        int t = c0 + j;
-                        int block = table[t / bs];
-                        offs[j] = cache.rowOffset(block, t % bs, kvh);
-                        kScales[j] = scaled ? cache.keyScale(block, kvh) : 1f;
-                    }
-                    ops.scoresRows(keys, offs, kScales, n, cache.type(), fp8, w, offRow, r0 * dP, dP, group, d,
-                            offS + r0 * CHUNK, CHUNK);
-                }
-                }
-                for (int r = 0; r < rows; r++) {
-                    int si = offS + r * CHUNK;
-                    if (softcap > 0f) {
-                        for (int j = 0; j < n; j++) {
-                            float s = w.getAtIndex(F, si + j);
-                            w.setAtIndex(F, si + j, softcap * (float) Math.tanh(s / softcap));
-                        }
-                    }
-                    for (int j = n; j < CHUNK; j++) {
-                        w.setAtIndex(F, si + j, Float.NEGATIVE_INFINITY);
-                    }
-                    float mOld = w.getAtIndex(F, offM + r);
-                    float mNew = Math.max(mOld, ops.max(w, si, CHUNK));
-                    float sum = ops.expSub(w, si, CHUNK, mNew);
-                    float alpha = mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
-                    w.setAtIndex(F, offL + r, w.getAtIndex(F, offL + r) * alpha + sum);
-                    if (alpha != 1f) {
-                        ops.scale(w, offO + r * dP, dP, alpha);
-                    }
-                    w.setAtIndex(F, offM + r, mNew);
-                }
-                if (!batched) {
-                for (int j = 0; j < n; j++) {
-                    int t = c0 + j;
-                    int block = table[t / bs];
-                    for (int kvh = kv0; kvh < kv1; kvh++) {
-                        int r0 = (kvh - kv0) * group;
-                        ops.accumulate(values, cache.rowOffset(block, t % bs, kvh), cache.type(),
-                                cache.valueScale(block, kvh), fp8, w, offRow, offS + r0 * CHUNK + j, CHUNK, group,
-                                offO + r0 * dP, dP, d);
-                    }
-                }
-                } else {
-                for (int kvh = kv0; kvh < kv1; kvh++) {
-                    int r0 = (kvh - kv0) * group;
-                    for (int j = 0; j < n; j++) {
-                        int t = c0 + j;
-                        int block = table[t / bs];
-                        offs[j] = cache.rowOffset(block, t % bs, kvh);
-                        if (scaled) {
-                            // The value scale is folded into the probabilities (after their sum was taken), so
-                            // the value rows are read as raw codes.
-                            float vs = cache.valueScale(block, kvh);
-                            for (int r = r0; r < r0 + group; r++) {
-                                long idx = offS + (long) r * CHUNK + j;
-                                w.setAtIndex(F, idx, w.getAtIndex(F, idx) * vs);
-                            }
-                        }
-                    }
-                    ops.accumulateRows(values, offs, n, cache.type(), fp8, w, offRow, offS + r0 * CHUNK, CHUNK,
-                            group, offO + r0 * dP, dP, d);
-                }
-                }
+            }
+            int lo = first[b] + split * splitLen[b];
+            int hi = Math.min(ctx[b], lo + splitLen[b]);
+            if (lo < hi) {
+                kernel.attend(pr, tables[b], lo, hi, kv0, kvCount, w);
             }
             int heads = q.heads();
-            for (int r = 0; r < rows; r++) {
-                int h = h0 + r;
-                float m = w.getAtIndex(F, offM + r);
-                float l = w.getAtIndex(F, offL + r);
-                if (splits[b] > 1) {
-                    long base = ((long) (splitBase[b] + split) * heads + h) * partialStride;
-                    part.setAtIndex(F, base, m);
-                    part.setAtIndex(F, base + 1, l);
-                    MemorySegment.copy(w, (offO + (long) r * dP) * 4L, part, (base + 2) * 4L, d * 4L);
-                } else {
-                    finish(b, h, m, l, w, offO + r * dP);
+            for (int local = 0; local < kvCount; local++) {
+                for (int i = 0; i < group; i++) {
+                    int h = (kv0 + local) * group + i;
+                    int r = local * pr.groupPad + i;
+                    float m = w.getAtIndex(F, pr.offM + r);
+                    float l = w.getAtIndex(F, pr.offL + r);
+                    int o = pr.row(pr.offO, local, i);
+                    if (splits[b] > 1) {
+                        long base = ((long) (splitBase[b] + split) * heads + h) * partialStride;
+                        part.setAtIndex(F, base, m);
+                        part.setAtIndex(F, base + 1, l);
+                        MemorySegment.copy(w, o * 4L, part, (base + 2) * 4L, d * 4L);
+                    } else {
+                        finish(b, h, m, l, w, o);
+                    }
                 }
             }
         }
@@ -425,7 +345,7 @@ public final class PagedDecodeAttention {
         /** Logsumexp merge of the split partials of rows {@code (b, h)} in {@code [from, to)}. */
         void merge(int from, int to, MemorySegment part) {
             int heads = q.heads();
-            try (Buffer buf = Buffer.allocate(scratch, (long) dP * 4L)) {
+            try (Buffer buf = Buffer.allocate(scratch, (long) d * 4L)) {
                 MemorySegment acc = Scratch.view(buf);
                 for (int r = from; r < to; r++) {
                     int b = r / heads;
@@ -463,6 +383,6 @@ public final class PagedDecodeAttention {
 
     @Override
     public String toString() {
-        return "PagedDecodeAttention[splitTokens=" + splitTokens + ", ops=" + ops.getClass().getSimpleName() + "]";
+        return "PagedDecodeAttention[splitTokens=" + splitTokens + ", kernel=" + kernel.getClass().getSimpleName() + "]";
     }
 }

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vramkit.attention.internal.Elements;
-import io.vramkit.attention.internal.PanamaTileOps;
-import io.vramkit.attention.internal.ScalarTileOps;
+import io.vramkit.attention.internal.PanamaDecodeKernel;
+import io.vramkit.attention.internal.ScalarDecodeKernel;
 import io.vramkit.core.DType;
 import io.vramkit.quant.Fp8;
 import java.lang.foreign.Arena;
@@ -214,8 +214,8 @@ class PagedDecodeAttentionTest {
 
     @Test
     void longContextAndScalarVectorAgreement() {
-        for (var decode : new PagedDecodeAttention[] {new PagedDecodeAttention(scratch, 1024, new ScalarTileOps()),
-                new PagedDecodeAttention(scratch, 1024, new PanamaTileOps())}) {
+        for (var decode : new PagedDecodeAttention[] {new PagedDecodeAttention(scratch, 1024, new ScalarDecodeKernel()),
+                new PagedDecodeAttention(scratch, 1024, new PanamaDecodeKernel())}) {
             for (DType type : new DType[] {DType.FP32, DType.BF16, DType.INT8}) {
                 double[] r = compare(decode, type, new int[] {4097, 128}, 8, 2, 128, 16, AttentionParams.defaults(),
                         60);
@@ -228,7 +228,7 @@ class PagedDecodeAttentionTest {
     void batchedValueRowsCoverGroupAndColumnRemainders() {
         // Group 5 = one 4-row register block + one single row; head dims 80 and 144 leave column vectors after the
         // 4-vector blocks; contexts not multiples of the 64-token chunk leave short batches.
-        var decode = new PagedDecodeAttention(scratch, 100, new PanamaTileOps());
+        var decode = new PagedDecodeAttention(scratch, 100, new PanamaDecodeKernel());
         long seed = 90;
         for (int dim : new int[] {80, 144, 16}) {
             for (DType type : new DType[] {DType.FP32, DType.BF16, DType.INT8}) {

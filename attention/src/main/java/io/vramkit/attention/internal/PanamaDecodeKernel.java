@@ -1,0 +1,654 @@
+package io.vramkit.attention.internal;
+
+import io.vramkit.core.DType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API {@link DecodeKernel}. Loaded reflectively by {@link io.vramkit.core.cpu.VectorSupport}; never
+ * referenced by name from code that must run without {@code jdk.incubator.vector}.
+ *
+ * <p>Tokens are taken a tile of {@code L} (vector lanes) at a time; per tile and KV head:
+ * <ol>
+ *   <li><b>Scores</b>, 4 query heads × 4 tokens per step: each K chunk is loaded (and widened) once for the 4 heads,
+ *       16 accumulators stay in registers, and the 16 dot products are folded into one vector per head (lane
+ *       {@code l} holds token {@code l mod 4}) by blend-and-swap steps instead of 16 horizontal reductions; the
+ *       tile's 4-token vectors are folded the same way into one score vector per head, lane {@code j} = token
+ *       {@code j}.</li>
+ *   <li><b>Online softmax</b> on that vector: key scale, softcap and tail mask lane-wise, one max and one sum
+ *       reduction, a polynomial {@code exp}; the value scale is folded into the probabilities.</li>
+ *   <li><b>Values</b>, 4 query heads × 4 output vectors in registers across the tile's value rows; each V chunk is
+ *       loaded once for the 4 heads.</li>
+ * </ol>
+ * Widening is cheap: INT8 codes are sign-extended and converted 16 lanes at a time; BF16 is read as 32-bit lanes
+ * holding two elements, the even element is {@code lane << 16} and the odd one {@code lane & 0xFFFF0000}, both
+ * reinterpreted as floats; queries and outputs are kept permuted to match (evens, then odds, per {@code 2L}
+ * elements) while the item runs. FP32, BF16 and INT8 caches in native memory with a head dimension that is a
+ * multiple of 64 are read in place; other types and shapes are converted a tile at a time into FP32 scratch
+ * (zero-padded to a multiple of 64) and go through the FP32 path.
+ */
+public final class PanamaDecodeKernel implements DecodeKernel {
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED.length() <= DecodeProblem.TILE
+            ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
+    private static final int L = S.length();
+    private static final int QUADS = L / 4;
+    private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, S.vectorShape());
+    private static final VectorSpecies<Byte> BS = L >= 8
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
+    private static final ByteOrder NO = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfFloat SCALE = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final int HIGH_HALF = 0xFFFF0000;
+
+    private static final VectorShuffle<Float> SWAP1 = swap(1);
+    private static final VectorShuffle<Float> SWAP2 = swap(2);
+    private static final VectorShuffle<Float> SWAP4 = swap(4);
+    private static final VectorShuffle<Float> SWAP8 = swap(8);
+    private static final VectorMask<Float> BIT1 = bit(1);
+    private static final VectorMask<Float> BIT2 = bit(2);
+    private static final VectorMask<Float> BIT4 = bit(4);
+    private static final VectorMask<Float> BIT8 = bit(8);
+
+    private static final int F32 = 0;
+    private static final int BF16 = 1;
+    private static final int I8 = 2;
+    private static final int STAGED = 3;
+
+    /** Creates the vector kernel (stateless). */
+    public PanamaDecodeKernel() {
+        if (L < 4) {
+            throw new IllegalStateException("decode kernel needs at least 4 float lanes, the CPU offers " + L);
+        }
+    }
+
+    private static VectorShuffle<Float> swap(int k) {
+        return k < L ? VectorShuffle.fromOp(S, i -> i ^ k) : null;
+    }
+
+    private static VectorMask<Float> bit(int k) {
+        boolean[] m = new boolean[L];
+        for (int i = 0; i < L; i++) {
+            m[i] = (i & k) != 0;
+        }
+        return k < L ? VectorMask.fromArray(S, m, 0) : null;
+    }
+
+    /**
+     * Pairwise fold: lanes whose bit {@code k} is clear get {@code u[l] + u[l^k]}, the others {@code v[l] + v[l^k]}.
+     * Folding 2^m vectors this way leaves lane {@code l} holding the lane sum of vector {@code l mod 2^m} over its
+     * group of 2^m lanes.
+     */
+    private static FloatVector fold(FloatVector u, FloatVector v, VectorShuffle<Float> swap, VectorMask<Float> bit) {
+        return u.blend(v, bit).add(v.blend(u, bit).rearrange(swap));
+    }
+
+    private static FloatVector ld(MemorySegment w, int idx) {
+        return FloatVector.fromMemorySegment(S, w, idx * 4L, NO);
+    }
+
+    private static FloatVector i8(MemorySegment src, long byteOffset) {
+        return (FloatVector) ((IntVector) ByteVector.fromMemorySegment(BS, src, byteOffset, NO)
+                .convertShape(VectorOperators.B2I, IS, 0)).convert(VectorOperators.I2F, 0);
+    }
+
+    private static FloatVector even(IntVector pair) {
+        return pair.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static FloatVector odd(IntVector pair) {
+        return pair.and(HIGH_HALF).reinterpretAsFloats();
+    }
+
+    private static int kind(DecodeProblem p) {
+        if (!p.keys.isNative() || !p.values.isNative() || p.headDim != p.dimPad) {
+            return STAGED;
+        }
+        return switch (p.type) {
+            case FP32 -> F32;
+            case BF16 -> NO == ByteOrder.LITTLE_ENDIAN ? BF16 : STAGED;
+            case INT8 -> BS != null ? I8 : STAGED;
+            default -> STAGED;
+        };
+    }
+
+    @Override
+    public void attend(DecodeProblem p, int[] table, int lo, int hi, int kv0, int kvCount, MemorySegment w) {
+        int kind = kind(p);
+        int gP = p.groupPad;
+        int dP = p.dimPad;
+        int bs = p.blockSize;
+        boolean quant = p.quantized();
+        float[] tmp = new float[2 * L];
+        if (kind == BF16) {
+            permute(p, w, p.offQ, kvCount, tmp, true);
+            permute(p, w, p.offO, kvCount, tmp, true);
+        }
+        if (kind == STAGED) {
+            w.asSlice(p.offStageK * 4L, 2L * DecodeProblem.TILE * dP * 4L).fill((byte) 0);
+        }
+        MemorySegment kSrc = kind == STAGED ? w : p.keys;
+        MemorySegment vSrc = kind == STAGED ? w : p.values;
+        long[] tok = new long[L];
+        int[] blk = new int[L];
+        long[] kRows = new long[L];
+        long[] vRows = new long[L];
+        VectorMask<Float> all = S.maskAll(true);
+        for (int t0 = lo; t0 < hi; t0 += L) {
+            int n = Math.min(L, hi - t0);
+            for (int j = 0; j < L; j++) {
+                // Lanes past the end repeat the last token, so every row read is a real one; their scores are masked.
+                int t = t0 + Math.min(j, n - 1);
+                int b = table[t / bs];
+                blk[j] = b;
+                tok[j] = ((long) b * bs + t % bs) * p.tokenBytes;
+            }
+            VectorMask<Float> valid = n == L ? all : S.indexInRange(0, n);
+            for (int local = 0; local < kvCount; local++) {
+                int kvh = kv0 + local;
+                if (kind == STAGED) {
+                    stage(p, w, tok, n, kvh, kRows, vRows);
+                } else {
+                    long h = kvh * p.headBytes;
+                    for (int j = 0; j < L; j++) {
+                        kRows[j] = tok[j] + h;
+                        vRows[j] = kRows[j];
+                    }
+                }
+                if (quant) {
+                    for (int j = 0; j < L; j++) {
+                        long si = (long) blk[j] * p.kvHeads + kvh;
+                        w.setAtIndex(F, p.offKS + j, p.keyScales.getAtIndex(SCALE, si));
+                        w.setAtIndex(F, p.offVS + j, p.valueScales.getAtIndex(SCALE, si));
+                    }
+                }
+                int qRow = p.row(p.offQ, local, 0);
+                for (int hb = 0; hb < gP; hb += 4) {
+                    int q = qRow + hb * dP;
+                    for (int quad = 0; quad < QUADS; quad++) {
+                        int s = p.offS + (hb * QUADS + quad) * L;
+                        if (quad * 4 >= n) {
+                            FloatVector z = FloatVector.zero(S);
+                            for (int i = 0; i < 4; i++) {
+                                z.intoMemorySegment(w, (s + i * QUADS * L) * 4L, NO);
+                            }
+                            continue;
+                        }
+                        int j0 = quad * 4;
+                        switch (kind) {
+                            case BF16 -> scoresBf16(kSrc, kRows, j0, w, q, dP, s);
+                            case I8 -> scoresI8(kSrc, kRows, j0, w, q, dP, s);
+                            default -> scoresF32(kSrc, kRows, j0, w, q, dP, s);
+                        }
+                    }
+                }
+                softmax(p, w, local, valid, quant);
+                int oRow = p.row(p.offO, local, 0);
+                for (int hb = 0; hb < gP; hb += 4) {
+                    int pr = p.offP + hb * L;
+                    int o = oRow + hb * dP;
+                    for (int c = 0; c < dP; c += 4 * L) {
+                        switch (kind) {
+                            case BF16 -> valuesBf16(vSrc, vRows, n, w, pr, o + c, dP, c);
+                            case I8 -> valuesI8(vSrc, vRows, n, w, pr, o + c, dP, c);
+                            default -> valuesF32(vSrc, vRows, n, w, pr, o + c, dP, c);
+                        }
+                    }
+                }
+            }
+        }
+        if (kind == BF16) {
+            permute(p, w, p.offQ, kvCount, tmp, false);
+            permute(p, w, p.offO, kvCount, tmp, false);
+        }
+    }
+
+    /** Converts the tile's K and V rows of one KV head to FP32 scratch rows ({@code dimPad} apart). */
+    private static void stage(DecodeProblem p, MemorySegment w, long[] tok, int n, int kvh, long[] kRows,
+                              long[] vRows) {
+        int d = p.headDim;
+        long esize = p.type.byteSize();
+        for (int j = 0; j < L; j++) {
+            int k = p.offStageK + Math.min(j, n - 1) * p.dimPad;
+            int v = p.offStageV + Math.min(j, n - 1) * p.dimPad;
+            kRows[j] = k * 4L;
+            vRows[j] = v * 4L;
+            if (j >= n) {
+                continue;
+            }
+            long e = (tok[j] + kvh * p.headBytes) / esize;
+            for (int c = 0; c < d; c++) {
+                w.setAtIndex(F, k + c, Elements.get(p.keys, p.type, e + c, p.fp8Table));
+                w.setAtIndex(F, v + c, Elements.get(p.values, p.type, e + c, p.fp8Table));
+            }
+        }
+    }
+
+    /**
+     * Reorders each {@code 2L}-element block of the item's query (or output) rows to evens-then-odds
+     * ({@code forward}) or back, matching how BF16 pairs are widened.
+     */
+    private static void permute(DecodeProblem p, MemorySegment w, int base, int kvCount, float[] tmp,
+                                boolean forward) {
+        for (int r = 0; r < kvCount * p.groupPad; r++) {
+            int row = base + r * p.dimPad;
+            for (int c = 0; c < p.dimPad; c += 2 * L) {
+                for (int k = 0; k < 2 * L; k++) {
+                    tmp[k] = w.getAtIndex(F, row + c + k);
+                }
+                for (int k = 0; k < L; k++) {
+                    if (forward) {
+                        w.setAtIndex(F, row + c + k, tmp[2 * k]);
+                        w.setAtIndex(F, row + c + L + k, tmp[2 * k + 1]);
+                    } else {
+                        w.setAtIndex(F, row + c + 2 * k, tmp[k]);
+                        w.setAtIndex(F, row + c + 2 * k + 1, tmp[L + k]);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Folds 4 heads' 4-token accumulators and stores one vector per head at {@code w[s + i·QUADS·L]}. */
+    private static void storeQuad(MemorySegment w, int s, FloatVector a00, FloatVector a01, FloatVector a02,
+                                  FloatVector a03, FloatVector a10, FloatVector a11, FloatVector a12, FloatVector a13,
+                                  FloatVector a20, FloatVector a21, FloatVector a22, FloatVector a23, FloatVector a30,
+                                  FloatVector a31, FloatVector a32, FloatVector a33) {
+        long step = QUADS * L * 4L;
+        long o = s * 4L;
+        fold(fold(a00, a01, SWAP1, BIT1), fold(a02, a03, SWAP1, BIT1), SWAP2, BIT2).intoMemorySegment(w, o, NO);
+        fold(fold(a10, a11, SWAP1, BIT1), fold(a12, a13, SWAP1, BIT1), SWAP2, BIT2)
+                .intoMemorySegment(w, o + step, NO);
+        fold(fold(a20, a21, SWAP1, BIT1), fold(a22, a23, SWAP1, BIT1), SWAP2, BIT2)
+                .intoMemorySegment(w, o + 2 * step, NO);
+        fold(fold(a30, a31, SWAP1, BIT1), fold(a32, a33, SWAP1, BIT1), SWAP2, BIT2)
+                .intoMemorySegment(w, o + 3 * step, NO);
+    }
+
+    /** Scores of query rows {@code q .. q+3·dP} against FP32 key rows {@code j0 .. j0+3}. */
+    private static void scoresF32(MemorySegment src, long[] rows, int j0, MemorySegment w, int q, int dP, int s) {
+        long r0 = rows[j0];
+        long r1 = rows[j0 + 1];
+        long r2 = rows[j0 + 2];
+        long r3 = rows[j0 + 3];
+        FloatVector a00 = FloatVector.zero(S);
+        FloatVector a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        for (int c = 0; c < dP; c += L) {
+            long cb = c * 4L;
+            FloatVector k0 = FloatVector.fromMemorySegment(S, src, r0 + cb, NO);
+            FloatVector k1 = FloatVector.fromMemorySegment(S, src, r1 + cb, NO);
+            FloatVector k2 = FloatVector.fromMemorySegment(S, src, r2 + cb, NO);
+            FloatVector k3 = FloatVector.fromMemorySegment(S, src, r3 + cb, NO);
+            FloatVector x = ld(w, q + c);
+            a00 = x.fma(k0, a00);
+            a01 = x.fma(k1, a01);
+            a02 = x.fma(k2, a02);
+            a03 = x.fma(k3, a03);
+            x = ld(w, q + dP + c);
+            a10 = x.fma(k0, a10);
+            a11 = x.fma(k1, a11);
+            a12 = x.fma(k2, a12);
+            a13 = x.fma(k3, a13);
+            x = ld(w, q + 2 * dP + c);
+            a20 = x.fma(k0, a20);
+            a21 = x.fma(k1, a21);
+            a22 = x.fma(k2, a22);
+            a23 = x.fma(k3, a23);
+            x = ld(w, q + 3 * dP + c);
+            a30 = x.fma(k0, a30);
+            a31 = x.fma(k1, a31);
+            a32 = x.fma(k2, a32);
+            a33 = x.fma(k3, a33);
+        }
+        storeQuad(w, s, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+    }
+
+    /** As {@link #scoresF32} for INT8 codes (unscaled: the key scale is applied to the score vector). */
+    private static void scoresI8(MemorySegment src, long[] rows, int j0, MemorySegment w, int q, int dP, int s) {
+        long r0 = rows[j0];
+        long r1 = rows[j0 + 1];
+        long r2 = rows[j0 + 2];
+        long r3 = rows[j0 + 3];
+        FloatVector a00 = FloatVector.zero(S);
+        FloatVector a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        for (int c = 0; c < dP; c += L) {
+            FloatVector k0 = i8(src, r0 + c);
+            FloatVector k1 = i8(src, r1 + c);
+            FloatVector k2 = i8(src, r2 + c);
+            FloatVector k3 = i8(src, r3 + c);
+            FloatVector x = ld(w, q + c);
+            a00 = x.fma(k0, a00);
+            a01 = x.fma(k1, a01);
+            a02 = x.fma(k2, a02);
+            a03 = x.fma(k3, a03);
+            x = ld(w, q + dP + c);
+            a10 = x.fma(k0, a10);
+            a11 = x.fma(k1, a11);
+            a12 = x.fma(k2, a12);
+            a13 = x.fma(k3, a13);
+            x = ld(w, q + 2 * dP + c);
+            a20 = x.fma(k0, a20);
+            a21 = x.fma(k1, a21);
+            a22 = x.fma(k2, a22);
+            a23 = x.fma(k3, a23);
+            x = ld(w, q + 3 * dP + c);
+            a30 = x.fma(k0, a30);
+            a31 = x.fma(k1, a31);
+            a32 = x.fma(k2, a32);
+            a33 = x.fma(k3, a33);
+        }
+        storeQuad(w, s, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+    }
+
+    /** As {@link #scoresF32} for BF16 rows, queries permuted to evens-then-odds per {@code 2L} elements. */
+    private static void scoresBf16(MemorySegment src, long[] rows, int j0, MemorySegment w, int q, int dP, int s) {
+        long r0 = rows[j0];
+        long r1 = rows[j0 + 1];
+        long r2 = rows[j0 + 2];
+        long r3 = rows[j0 + 3];
+        FloatVector a00 = FloatVector.zero(S);
+        FloatVector a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        for (int c = 0; c < dP; c += 2 * L) {
+            long cb = c * 2L;
+            IntVector p0 = IntVector.fromMemorySegment(IS, src, r0 + cb, NO);
+            IntVector p1 = IntVector.fromMemorySegment(IS, src, r1 + cb, NO);
+            IntVector p2 = IntVector.fromMemorySegment(IS, src, r2 + cb, NO);
+            IntVector p3 = IntVector.fromMemorySegment(IS, src, r3 + cb, NO);
+            FloatVector k0 = even(p0);
+            FloatVector k1 = even(p1);
+            FloatVector k2 = even(p2);
+            FloatVector k3 = even(p3);
+            FloatVector x = ld(w, q + c);
+            a00 = x.fma(k0, a00);
+            a01 = x.fma(k1, a01);
+            a02 = x.fma(k2, a02);
+            a03 = x.fma(k3, a03);
+            x = ld(w, q + dP + c);
+            a10 = x.fma(k0, a10);
+            a11 = x.fma(k1, a11);
+            a12 = x.fma(k2, a12);
+            a13 = x.fma(k3, a13);
+            x = ld(w, q + 2 * dP + c);
+            a20 = x.fma(k0, a20);
+            a21 = x.fma(k1, a21);
+            a22 = x.fma(k2, a22);
+            a23 = x.fma(k3, a23);
+            x = ld(w, q + 3 * dP + c);
+            a30 = x.fma(k0, a30);
+            a31 = x.fma(k1, a31);
+            a32 = x.fma(k2, a32);
+            a33 = x.fma(k3, a33);
+            k0 = odd(p0);
+            k1 = odd(p1);
+            k2 = odd(p2);
+            k3 = odd(p3);
+            x = ld(w, q + c + L);
+            a00 = x.fma(k0, a00);
+            a01 = x.fma(k1, a01);
+            a02 = x.fma(k2, a02);
+            a03 = x.fma(k3, a03);
+            x = ld(w, q + dP + c + L);
+            a10 = x.fma(k0, a10);
+            a11 = x.fma(k1, a11);
+            a12 = x.fma(k2, a12);
+            a13 = x.fma(k3, a13);
+            x = ld(w, q + 2 * dP + c + L);
+            a20 = x.fma(k0, a20);
+            a21 = x.fma(k1, a21);
+            a22 = x.fma(k2, a22);
+            a23 = x.fma(k3, a23);
+            x = ld(w, q + 3 * dP + c + L);
+            a30 = x.fma(k0, a30);
+            a31 = x.fma(k1, a31);
+            a32 = x.fma(k2, a32);
+            a33 = x.fma(k3, a33);
+        }
+        storeQuad(w, s, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+    }
+
+    /**
+     * Online-softmax update of local KV head {@code local}'s query rows from the tile's partial scores: folds the
+     * 4-token vectors into one score vector per head, applies key scale, softcap and the tail mask, updates
+     * {@code M} and {@code L}, rescales {@code O} when the max moved, and writes the probabilities (times the value
+     * scales) to {@code P}.
+     */
+    private static void softmax(DecodeProblem p, MemorySegment w, int local, VectorMask<Float> valid,
+                                boolean quant) {
+        FloatVector ks = quant ? ld(w, p.offKS) : null;
+        FloatVector vs = quant ? ld(w, p.offVS) : null;
+        FloatVector negInf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        float cap = p.softcap;
+        for (int i = 0; i < p.groupPad; i++) {
+            int s0 = p.offS + i * QUADS * L;
+            FloatVector sv = switch (QUADS) {
+                case 4 -> fold(fold(ld(w, s0), ld(w, s0 + L), SWAP4, BIT4),
+                        fold(ld(w, s0 + 2 * L), ld(w, s0 + 3 * L), SWAP4, BIT4), SWAP8, BIT8);
+                case 2 -> fold(ld(w, s0), ld(w, s0 + L), SWAP4, BIT4);
+                default -> ld(w, s0);
+            };
+            if (quant) {
+                sv = sv.mul(ks);
+            }
+            if (cap > 0f) {
+                // c·tanh(s/c) with tanh(y) = 1 - 2/(e^{2y} + 1), which saturates cleanly at ±1.
+                FloatVector e2 = exp(sv.mul(2f / cap));
+                sv = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(e2.add(1f))).mul(cap);
+            }
+            sv = negInf.blend(sv, valid);
+            int r = local * p.groupPad + i;
+            float mOld = w.getAtIndex(F, p.offM + r);
+            float mNew = Math.max(mOld, sv.reduceLanes(VectorOperators.MAX));
+            int pi = p.offP + i * L;
+            if (mNew == Float.NEGATIVE_INFINITY) {
+                FloatVector.zero(S).intoMemorySegment(w, pi * 4L, NO);
+                continue;
+            }
+            FloatVector e = exp(sv.sub(mNew));
+            float sum = e.reduceLanes(VectorOperators.ADD);
+            float alpha = mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
+            w.setAtIndex(F, p.offL + r, w.getAtIndex(F, p.offL + r) * alpha + sum);
+            w.setAtIndex(F, p.offM + r, mNew);
+            if (alpha != 1f) {
+                int o = p.row(p.offO, local, i);
+                for (int c = 0; c < p.dimPad; c += L) {
+                    ld(w, o + c).mul(alpha).intoMemorySegment(w, (o + c) * 4L, NO);
+                }
+            }
+            (quant ? e.mul(vs) : e).intoMemorySegment(w, pi * 4L, NO);
+        }
+    }
+
+    /**
+     * Adds {@code Σ_j P[i][j] · V_j[c .. c+4L)} to the output rows of 4 query heads ({@code o}, rows {@code dP}
+     * apart; probabilities at {@code pr + i·L}) over FP32 value rows {@code j < n}.
+     */
+    private static void valuesF32(MemorySegment src, long[] rows, int n, MemorySegment w, int pr, int o, int dP,
+                                  int c) {
+        FloatVector b00 = ld(w, o), b01 = ld(w, o + L), b02 = ld(w, o + 2 * L), b03 = ld(w, o + 3 * L);
+        FloatVector b10 = ld(w, o + dP), b11 = ld(w, o + dP + L);
+        FloatVector b12 = ld(w, o + dP + 2 * L), b13 = ld(w, o + dP + 3 * L);
+        FloatVector b20 = ld(w, o + 2 * dP), b21 = ld(w, o + 2 * dP + L);
+        FloatVector b22 = ld(w, o + 2 * dP + 2 * L), b23 = ld(w, o + 2 * dP + 3 * L);
+        FloatVector b30 = ld(w, o + 3 * dP), b31 = ld(w, o + 3 * dP + L);
+        FloatVector b32 = ld(w, o + 3 * dP + 2 * L), b33 = ld(w, o + 3 * dP + 3 * L);
+        long cb = c * 4L;
+        for (int j = 0; j < n; j++) {
+            long r = rows[j] + cb;
+            FloatVector v0 = FloatVector.fromMemorySegment(S, src, r, NO);
+            FloatVector v1 = FloatVector.fromMemorySegment(S, src, r + L * 4L, NO);
+            FloatVector v2 = FloatVector.fromMemorySegment(S, src, r + 2 * L * 4L, NO);
+            FloatVector v3 = FloatVector.fromMemorySegment(S, src, r + 3 * L * 4L, NO);
+            FloatVector e = FloatVector.broadcast(S, w.getAtIndex(F, pr + j));
+            b00 = e.fma(v0, b00);
+            b01 = e.fma(v1, b01);
+            b02 = e.fma(v2, b02);
+            b03 = e.fma(v3, b03);
+            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + L + j));
+            b10 = e.fma(v0, b10);
+            b11 = e.fma(v1, b11);
+            b12 = e.fma(v2, b12);
+            b13 = e.fma(v3, b13);
+            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 2 * L + j));
+            b20 = e.fma(v0, b20);
+            b21 = e.fma(v1, b21);
+            b22 = e.fma(v2, b22);
+            b23 = e.fma(v3, b23);
+            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 3 * L + j));
+            b30 = e.fma(v0, b30);
+            b31 = e.fma(v1, b31);
+            b32 = e.fma(v2, b32);
+            b33 = e.fma(v3, b33);
+        }
+        store4x4(w, o, dP, b00, b01, b02, b03, b10, b11, b12, b13, b20, b21, b22, b23, b30, b31, b32, b33);
+    }
+
+    /** As {@link #valuesF32} for INT8 codes (the value scale is already in the probabilities). */
+    private static void valuesI8(MemorySegment src, long[] rows, int n, MemorySegment w, int pr, int o, int dP,
+                                 int c) {
+        FloatVector b00 = ld(w, o), b01 = ld(w, o + L), b02 = ld(w, o + 2 * L), b03 = ld(w, o + 3 * L);
+        FloatVector b10 = ld(w, o + dP), b11 = ld(w, o + dP + L);
+        FloatVector b12 = ld(w, o + dP + 2 * L), b13 = ld(w, o + dP + 3 * L);
+        FloatVector b20 = ld(w, o + 2 * dP), b21 = ld(w, o + 2 * dP + L);
+        FloatVector b22 = ld(w, o + 2 * dP + 2 * L), b23 = ld(w, o + 2 * dP + 3 * L);
+        FloatVector b30 = ld(w, o + 3 * dP), b31 = ld(w, o + 3 * dP + L);
+        FloatVector b32 = ld(w, o + 3 * dP + 2 * L), b33 = ld(w, o + 3 * dP + 3 * L);
+        for (int j = 0; j < n; j++) {
+            long r = rows[j] + c;
+            FloatVector v0 = i8(src, r);
+            FloatVector v1 = i8(src, r + L);
+            FloatVector v2 = i8(src, r + 2 * L);
+            FloatVector v3 = i8(src, r + 3 * L);
+            FloatVector e = FloatVector.broadcast(S, w.getAtIndex(F, pr + j));
+            b00 = e.fma(v0, b00);
+            b01 = e.fma(v1, b01);
+            b02 = e.fma(v2, b02);
+            b03 = e.fma(v3, b03);
+            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + L + j));
+            b10 = e.fma(v0, b10);
+            b11 = e.fma(v1, b11);
+            b12 = e.fma(v2, b12);
+            b13 = e.fma(v3, b13);
+            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 2 * L + j));
+            b20 = e.fma(v0, b20);
+            b21 = e.fma(v1, b21);
+            b22 = e.fma(v2, b22);
+            b23 = e.fma(v3, b23);
+            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 3 * L + j));
+            b30 = e.fma(v0, b30);
+            b31 = e.fma(v1, b31);
+            b32 = e.fma(v2, b32);
+            b33 = e.fma(v3, b33);
+        }
+        store4x4(w, o, dP, b00, b01, b02, b03, b10, b11, b12, b13, b20, b21, b22, b23, b30, b31, b32, b33);
+    }
+
+    /** As {@link #valuesF32} for BF16 rows; outputs permuted to evens-then-odds per {@code 2L} elements. */
+    private static void valuesBf16(MemorySegment src, long[] rows, int n, MemorySegment w, int pr, int o, int dP,
+                                   int c) {
+        FloatVector b00 = ld(w, o), b01 = ld(w, o + L), b02 = ld(w, o + 2 * L), b03 = ld(w, o + 3 * L);
+        FloatVector b10 = ld(w, o + dP), b11 = ld(w, o + dP + L);
+        FloatVector b12 = ld(w, o + dP + 2 * L), b13 = ld(w, o + dP + 3 * L);
+        FloatVector b20 = ld(w, o + 2 * dP), b21 = ld(w, o + 2 * dP + L);
+        FloatVector b22 = ld(w, o + 2 * dP + 2 * L), b23 = ld(w, o + 2 * dP + 3 * L);
+        FloatVector b30 = ld(w, o + 3 * dP), b31 = ld(w, o + 3 * dP + L);
+        FloatVector b32 = ld(w, o + 3 * dP + 2 * L), b33 = ld(w, o + 3 * dP + 3 * L);
+        long cb = c * 2L;
+        for (int j = 0; j < n; j++) {
+            long r = rows[j] + cb;
+            IntVector x0 = IntVector.fromMemorySegment(IS, src, r, NO);
+            IntVector x1 = IntVector.fromMemorySegment(IS, src, r + L * 4L, NO);
+            FloatVector v0 = even(x0);
+            FloatVector v1 = odd(x0);
+            FloatVector v2 = even(x1);
+            FloatVector v3 = odd(x1);
+            FloatVector e = FloatVector.broadcast(S, w.getAtIndex(F, pr + j));
+            b00 = e.fma(v0, b00);
+            b01 = e.fma(v1, b01);
+            b02 = e.fma(v2, b02);
+            b03 = e.fma(v3, b03);
+            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + L + j));
+            b10 = e.fma(v0, b10);
+            b11 = e.fma(v1, b11);
+            b12 = e.fma(v2, b12);
+            b13 = e.fma(v3, b13);
+            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 2 * L + j));
+            b20 = e.fma(v0, b20);
+            b21 = e.fma(v1, b21);
+            b22 = e.fma(v2, b22);
+            b23 = e.fma(v3, b23);
+            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 3 * L + j));
+            b30 = e.fma(v0, b30);
+            b31 = e.fma(v1, b31);
+            b32 = e.fma(v2, b32);
+            b33 = e.fma(v3, b33);
+        }
+        store4x4(w, o, dP, b00, b01, b02, b03, b10, b11, b12, b13, b20, b21, b22, b23, b30, b31, b32, b33);
+    }
+
+    private static void store4x4(MemorySegment w, int o, int dP, FloatVector b00, FloatVector b01, FloatVector b02,
+                                 FloatVector b03, FloatVector b10, FloatVector b11, FloatVector b12, FloatVector b13,
+                                 FloatVector b20, FloatVector b21, FloatVector b22, FloatVector b23, FloatVector b30,
+                                 FloatVector b31, FloatVector b32, FloatVector b33) {
+        long base = o * 4L;
+        long row = dP * 4L;
+        long v = L * 4L;
+        b00.intoMemorySegment(w, base, NO);
+        b01.intoMemorySegment(w, base + v, NO);
+        b02.intoMemorySegment(w, base + 2 * v, NO);
+        b03.intoMemorySegment(w, base + 3 * v, NO);
+        b10.intoMemorySegment(w, base + row, NO);
+        b11.intoMemorySegment(w, base + row + v, NO);
+        b12.intoMemorySegment(w, base + row + 2 * v, NO);
+        b13.intoMemorySegment(w, base + row + 3 * v, NO);
+        b20.intoMemorySegment(w, base + 2 * row, NO);
+        b21.intoMemorySegment(w, base + 2 * row + v, NO);
+        b22.intoMemorySegment(w, base + 2 * row + 2 * v, NO);
+        b23.intoMemorySegment(w, base + 2 * row + 3 * v, NO);
+        b30.intoMemorySegment(w, base + 3 * row, NO);
+        b31.intoMemorySegment(w, base + 3 * row + v, NO);
+        b32.intoMemorySegment(w, base + 3 * row + 2 * v, NO);
+        b33.intoMemorySegment(w, base + 3 * row + 3 * v, NO);
+    }
+
+    private static final float EXP_LO = -87.33f;
+    private static final float EXP_HI = 88.72f;
+    private static final float MAGIC = 12582912f;
+    private static final int MAGIC_BITS = Float.floatToRawIntBits(MAGIC);
+
+    /**
+     * {@code e^x} lane-wise, within 2 ulp (the same polynomial as {@link PanamaTileOps}'s prefill kernels): Cody-Waite
+     * reduction {@code x = n·ln2 + r} and the Cephes {@code expf} polynomial for {@code e^r}, scaled by {@code 2^n}
+     * built in the exponent bits. Lanes below {@code -87.33} (including {@code -Infinity}) give 0. Plain arithmetic,
+     * because the SVML-backed {@code VectorOperators.EXP} is not always intrinsified by C2.
+     */
+    static FloatVector exp(FloatVector x) {
+        var tiny = x.compare(VectorOperators.LT, EXP_LO);
+        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
+        // Adding 1.5·2^23 rounds x·log2(e) to the nearest integer n, kept in the low mantissa bits.
+        FloatVector t = xc.fma(FloatVector.broadcast(S, 1.44269504088896341f), FloatVector.broadcast(S, MAGIC));
+        FloatVector nf = t.sub(MAGIC);
+        FloatVector r = nf.fma(FloatVector.broadcast(S, -0.693359375f), xc);
+        r = nf.fma(FloatVector.broadcast(S, 2.12194440e-4f), r);
+        FloatVector p = FloatVector.broadcast(S, 1.9875691500e-4f);
+        p = p.fma(r, FloatVector.broadcast(S, 1.3981999507e-3f));
+        p = p.fma(r, FloatVector.broadcast(S, 8.3334519073e-3f));
+        p = p.fma(r, FloatVector.broadcast(S, 4.1665795894e-2f));
+        p = p.fma(r, FloatVector.broadcast(S, 1.6666665459e-1f));
+        p = p.fma(r, FloatVector.broadcast(S, 5.0000001201e-1f));
+        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
+        IntVector bits = ((IntVector) t.reinterpretAsInts()).sub(MAGIC_BITS - 127).lanewise(VectorOperators.LSHL, 23);
+        return y.mul(bits.reinterpretAsFloats()).blend(0f, tiny);
+    }
+}
