@@ -9,6 +9,12 @@
 // tile, streams BC-key tiles through shared memory, keeps the running max/sum per row (online softmax, Milakov &
 // Gimelshein 2018) and rescales the FP32 output tile in shared memory. Key tiles outside the causal/window range
 // of the whole query tile are never loaded.
+//
+// Block-sparse masks (io.vramkit.attention.BlockMask): mask is null, or a uint8 table [mask_rows][mask_cols] of
+// allowed (query block, key block) pairs of mask_rb x mask_cb tokens in sequence-local coordinates, the same for
+// every head and sequence (the host checks it covers the longest sequence). A key tile none of whose pairs with the
+// query tile is allowed is skipped before its K/V are loaded; inside a loaded tile, elements of disallowed pairs are
+// masked like causal/window ones.
 #include <mma.h>
 #include "attention_common.cuh"
 
@@ -22,7 +28,8 @@ __device__ void flash_prefill(const T *__restrict__ q, const T *__restrict__ k, 
                               T *__restrict__ out, float *__restrict__ lse, const int *__restrict__ cu_q,
                               const int *__restrict__ cu_k, int total_q, int heads, int kv_heads, int head_dim,
                               int d_pad, float scale, int causal, int window_left, int window_right,
-                              float softcap) {
+                              float softcap, const unsigned char *__restrict__ mask, int mask_rb, int mask_cb,
+                              int mask_cols) {
     constexpr int BR = WARPS * 16;
     constexpr int THREADS = WARPS * 32;
     constexpr int HALF = BC / 2;
@@ -73,6 +80,18 @@ __device__ void flash_prefill(const T *__restrict__ q, const T *__restrict__ k, 
     for (int kt = kt_first; kt <= kt_last && lo_tile < lk; ++kt) {
         const int k0 = kt * BC;
         const int valid = min(BC, lk - k0);
+        if (mask != nullptr) {
+            // the (query block, key block) pairs this tile touches, checked by all threads in parallel
+            const int qb0 = r0 / mask_rb;
+            const int kb0 = k0 / mask_cb;
+            const int nqb = (r0 + rows - 1) / mask_rb - qb0 + 1;
+            const int nkb = (k0 + valid - 1) / mask_cb - kb0 + 1;
+            int any = 0;
+            for (int i = tid; i < nqb * nkb && !any; i += THREADS) {
+                any = mask[(long long) (qb0 + i / nkb) * mask_cols + kb0 + i % nkb] != 0;
+            }
+            if (!__syncthreads_or(any)) continue;
+        }
         __syncthreads();
         for (int idx = tid; idx < BC * d_pad; idx += THREADS) {
             const int j = idx / d_pad;
@@ -119,7 +138,11 @@ __device__ void flash_prefill(const T *__restrict__ q, const T *__restrict__ k, 
                 const int j = c0 + c;
                 const long long key = k0 + j;
                 float x = vramkit::softcap_logit(sS[r * BC + j] * scale, softcap);
-                if (r >= rows || j >= valid || key < lo || key > hi) x = -INFINITY;
+                if (r >= rows || j >= valid || key < lo || key > hi) {
+                    x = -INFINITY;
+                } else if (mask != nullptr && !mask[(long long) ((r0 + r) / mask_rb) * mask_cols + key / mask_cb]) {
+                    x = -INFINITY;
+                }
                 s[c] = x;
                 mx = fmaxf(mx, x);
             }
@@ -194,28 +217,32 @@ __device__ void flash_prefill(const T *__restrict__ q, const T *__restrict__ k, 
 
 extern "C" __global__ void vramkit_flash_prefill_f16(const __half *q, const __half *k, const __half *v, __half *out,
         float *lse, const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad,
-        float scale, int causal, int window_left, int window_right, float softcap) {
+        float scale, int causal, int window_left, int window_right, float softcap, const unsigned char *mask,
+        int mask_rb, int mask_cb, int mask_cols) {
     vramkit_flash::flash_prefill<__half, 4, 64>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim,
-                                             d_pad, scale, causal, window_left, window_right, softcap);
+                                             d_pad, scale, causal, window_left, window_right, softcap, mask, mask_rb, mask_cb, mask_cols);
 }
 
 extern "C" __global__ void vramkit_flash_prefill_bf16(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out,
         float *lse, const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad,
-        float scale, int causal, int window_left, int window_right, float softcap) {
+        float scale, int causal, int window_left, int window_right, float softcap, const unsigned char *mask,
+        int mask_rb, int mask_cb, int mask_cols) {
     vramkit_flash::flash_prefill<__nv_bfloat16, 4, 64>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim,
-                                             d_pad, scale, causal, window_left, window_right, softcap);
+                                             d_pad, scale, causal, window_left, window_right, softcap, mask, mask_rb, mask_cb, mask_cols);
 }
 
 extern "C" __global__ void vramkit_flash_prefill_small_f16(const __half *q, const __half *k, const __half *v, __half *out,
         float *lse, const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad,
-        float scale, int causal, int window_left, int window_right, float softcap) {
+        float scale, int causal, int window_left, int window_right, float softcap, const unsigned char *mask,
+        int mask_rb, int mask_cb, int mask_cols) {
     vramkit_flash::flash_prefill<__half, 1, 16>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim,
-                                             d_pad, scale, causal, window_left, window_right, softcap);
+                                             d_pad, scale, causal, window_left, window_right, softcap, mask, mask_rb, mask_cb, mask_cols);
 }
 
 extern "C" __global__ void vramkit_flash_prefill_small_bf16(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out,
         float *lse, const int *cu_q, const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, int d_pad,
-        float scale, int causal, int window_left, int window_right, float softcap) {
+        float scale, int causal, int window_left, int window_right, float softcap, const unsigned char *mask,
+        int mask_rb, int mask_cb, int mask_cols) {
     vramkit_flash::flash_prefill<__nv_bfloat16, 1, 16>(q, k, v, out, lse, cu_q, cu_k, total_q, heads, kv_heads, head_dim,
-                                             d_pad, scale, causal, window_left, window_right, softcap);
+                                             d_pad, scale, causal, window_left, window_right, softcap, mask, mask_rb, mask_cb, mask_cols);
 }

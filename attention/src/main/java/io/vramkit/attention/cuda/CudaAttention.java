@@ -1,13 +1,17 @@
 package io.vramkit.attention.cuda;
 
 import io.vramkit.attention.AttentionParams;
+import io.vramkit.attention.BlockMask;
 import io.vramkit.attention.HeadTensor;
 import io.vramkit.core.DType;
 import io.vramkit.core.memory.Buffer;
+import io.vramkit.cuda.CudaAsyncResource;
 import io.vramkit.cuda.CudaStream;
 import io.vramkit.cuda.Dim3;
 import io.vramkit.cuda.KernelModule;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 
 /**
@@ -37,11 +41,15 @@ public final class CudaAttention implements AutoCloseable {
     public static final int MAX_DECODE_GROUP = 8;
 
     private final KernelModule module;
+    private final int deviceOrdinal;
     /** The device's opt-in dynamic shared-memory limit per block, in bytes. */
     private final int sharedOptInBytes;
+    /** Stream-ordered memory for block-mask tables, made on first use. */
+    private CudaAsyncResource maskMemory;
 
-    private CudaAttention(KernelModule module, int sharedOptInBytes) {
+    private CudaAttention(KernelModule module, int deviceOrdinal, int sharedOptInBytes) {
         this.module = module;
+        this.deviceOrdinal = deviceOrdinal;
         this.sharedOptInBytes = sharedOptInBytes;
     }
 
@@ -54,7 +62,7 @@ public final class CudaAttention implements AutoCloseable {
     public static CudaAttention load(int deviceOrdinal) {
         KernelModule module = KernelModule.load(deviceOrdinal, CudaAttention.class, "attention");
         try {
-            return new CudaAttention(module,
+            return new CudaAttention(module, deviceOrdinal,
                     io.vramkit.cuda.CudaDevice.get(deviceOrdinal).maxSharedMemoryPerBlockOptInBytes());
         } catch (RuntimeException e) {
             module.close();
@@ -76,12 +84,17 @@ public final class CudaAttention implements AutoCloseable {
      * be null. Uses the 64-row kernel when its shared memory fits the device's opt-in limit per block
      * ({@code KernelFunction} opts in above {@link #DEFAULT_SHARED_LIMIT}), else the 16-row one.
      *
+     * <p>A {@link BlockMask} in {@code params} is honoured as on the CPU: key tiles with no allowed pair are
+     * skipped, and elements of disallowed pairs are masked. To check, as the CPU does, that the mask covers the
+     * longest sequence, this call then reads the two offset arrays back to the host (synchronizing {@code stream}),
+     * and uploads the mask table to stream-ordered device memory freed after the kernel on {@code stream}.
+     *
      * @param cuSeqlensQ device {@code int32[batch + 1]}
      * @param cuSeqlensK device {@code int32[batch + 1]}
      * @param maxSeqlenQ the longest query sequence (sizes the grid)
      * @throws IllegalArgumentException naming the argument: a null buffer, a type other than FP16/BF16, heads not a
-     *                                  multiple of kvHeads, a head dimension outside 1..256, a block mask (not
-     *                                  supported on CUDA), or a negative size
+     *                                  multiple of kvHeads, a head dimension outside 1..256, a block mask that does
+     *                                  not cover the longest sequence, or a negative size
      */
     public void flashPrefill(Buffer q, Buffer k, Buffer v, Buffer out, Buffer lse, Buffer cuSeqlensQ,
                              Buffer cuSeqlensK, int batch, int maxSeqlenQ, int totalQ, int heads, int kvHeads,
@@ -99,20 +112,73 @@ public final class CudaAttention implements AutoCloseable {
             throw new IllegalArgumentException("batch (" + batch + ") must be >= 1 and maxSeqlenQ (" + maxSeqlenQ
                     + "), totalQ (" + totalQ + ") >= 0");
         }
-        if (p.blockMask() != null) {
-            throw new IllegalArgumentException("blockMask is not supported by the CUDA kernels, got " + p.blockMask());
-        }
         if (maxSeqlenQ == 0) {
             return;
         }
-        boolean big = flashSharedBytes(64, 64, headDim, type) <= sharedOptInBytes;
-        int rows = big ? 64 : 16;
-        int shared = (int) flashSharedBytes(rows, big ? 64 : 16, headDim, type);
-        String name = "vramkit_flash_prefill_" + (big ? "" : "small_") + suffix;
-        module.function(name).launch(new Dim3((maxSeqlenQ + rows - 1) / rows, heads, batch),
-                Dim3.of(big ? 128 : 32), shared, stream, q, k, v, out, orNull(lse), cuSeqlensQ, cuSeqlensK, totalQ,
-                heads, kvHeads, headDim, (headDim + 15) / 16 * 16, p.scaleFor(headDim), p.causal() ? 1 : 0,
-                p.windowLeft(), p.windowRight(), p.softcap());
+        BlockMask mask = p.blockMask();
+        Buffer maskTable = mask == null ? null : uploadMask(mask, cuSeqlensQ, cuSeqlensK, batch, stream);
+        try {
+            boolean big = flashSharedBytes(64, 64, headDim, type) <= sharedOptInBytes;
+            int rows = big ? 64 : 16;
+            int shared = (int) flashSharedBytes(rows, big ? 64 : 16, headDim, type);
+            String name = "vramkit_flash_prefill_" + (big ? "" : "small_") + suffix;
+            module.function(name).launch(new Dim3((maxSeqlenQ + rows - 1) / rows, heads, batch),
+                    Dim3.of(big ? 128 : 32), shared, stream, q, k, v, out, orNull(lse), cuSeqlensQ, cuSeqlensK,
+                    totalQ, heads, kvHeads, headDim, (headDim + 15) / 16 * 16, p.scaleFor(headDim),
+                    p.causal() ? 1 : 0, p.windowLeft(), p.windowRight(), p.softcap(), orNull(maskTable),
+                    mask == null ? 1 : mask.rowBlock(), mask == null ? 1 : mask.colBlock(),
+                    mask == null ? 0 : mask.colBlocks());
+        } finally {
+            if (maskTable != null) {
+                maskTable.close();
+            }
+        }
+    }
+
+    /** Checks that {@code mask} covers the longest sequence, then copies its table to the device on {@code stream}. */
+    private Buffer uploadMask(BlockMask mask, Buffer cuSeqlensQ, Buffer cuSeqlensK, int batch, CudaStream stream) {
+        int maxQ = 0;
+        int maxK = 0;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cq = arena.allocate(4L * (batch + 1), 4);
+            MemorySegment ck = arena.allocate(4L * (batch + 1), 4);
+            stream.copyToHostAsync(cuSeqlensQ, 0, cq);
+            stream.copyToHostAsync(cuSeqlensK, 0, ck);
+            stream.synchronize();
+            for (int b = 0; b < batch; b++) {
+                maxQ = Math.max(maxQ, cq.getAtIndex(ValueLayout.JAVA_INT, b + 1) - cq.getAtIndex(ValueLayout.JAVA_INT, b));
+                maxK = Math.max(maxK, ck.getAtIndex(ValueLayout.JAVA_INT, b + 1) - ck.getAtIndex(ValueLayout.JAVA_INT, b));
+            }
+        }
+        if ((long) mask.rowBlocks() * mask.rowBlock() < maxQ || (long) mask.colBlocks() * mask.colBlock() < maxK) {
+            throw new IllegalArgumentException("blockMask " + mask + " does not cover the longest sequence ("
+                    + maxQ + " queries, " + maxK + " keys)");
+        }
+        long bytes = (long) mask.rowBlocks() * mask.colBlocks();
+        CudaAsyncResource memory;
+        synchronized (this) {
+            if (maskMemory == null) {
+                maskMemory = new CudaAsyncResource(deviceOrdinal, 0);
+            }
+            memory = maskMemory;
+        }
+        Buffer table = Buffer.allocate(memory, bytes, 256, stream);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(bytes, 1);
+            for (int qb = 0; qb < mask.rowBlocks(); qb++) {
+                for (int kb = 0; kb < mask.colBlocks(); kb++) {
+                    host.set(ValueLayout.JAVA_BYTE, (long) qb * mask.colBlocks() + kb,
+                            (byte) (mask.allowed(qb, kb) ? 1 : 0));
+                }
+            }
+            stream.copyToDeviceAsync(host, table, 0);
+            // the host copy is released below: wait for the transfer rather than rely on pageable staging
+            stream.synchronize();
+        } catch (RuntimeException e) {
+            table.close();
+            throw e;
+        }
+        return table;
     }
 
     /** Bytes of the split partials buffer {@link #pagedDecode} needs. */
@@ -222,6 +288,12 @@ public final class CudaAttention implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (this) {
+            if (maskMemory != null) {
+                maskMemory.close();
+                maskMemory = null;
+            }
+        }
         module.close();
     }
 

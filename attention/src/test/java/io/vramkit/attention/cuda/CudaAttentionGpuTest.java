@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vramkit.attention.AttentionParams;
+import io.vramkit.attention.BlockMask;
 import io.vramkit.attention.FlashAttention;
 import io.vramkit.attention.HeadTensor;
 import io.vramkit.attention.KvCacheView;
@@ -91,6 +92,68 @@ class CudaAttentionGpuTest {
                     double diff = maxDiff(HeadTensor.of(out, type, cu[3], heads, d), ref);
                     assertTrue(diff < (type == DType.FP16 ? 1e-2 : 4e-2), type + " d=" + d + ": " + diff);
                 }
+            }
+        }
+    }
+
+    @Test
+    void blockSparsePrefillMatchesTheCpuPathAndWritesEveryOutput() {
+        assumeGpu();
+        Random rnd = new Random(7);
+        int[] cu = {0, 77, 300};
+        int[] cuK = {0, 90, 333};
+        int heads = 4;
+        int kvHeads = 2;
+        int d = 64;
+        try (Arena arena = Arena.ofShared(); CudaMallocResource dev = new CudaMallocResource(0);
+             CudaStream stream = CudaStream.create(0); CudaAttention gpu = CudaAttention.load(0)) {
+            for (int[] blocks : new int[][] {{64, 64}, {32, 48}, {16, 128}}) {
+                int rb = blocks[0];
+                int cb = blocks[1];
+                boolean[][] allowed = new boolean[(223 + rb - 1) / rb][(243 + cb - 1) / cb];
+                for (boolean[] row : allowed) {
+                    for (int j = 0; j < row.length; j++) {
+                        row[j] = rnd.nextInt(3) != 0;
+                    }
+                }
+                allowed[allowed.length - 1][0] = false;
+                for (boolean causal : new boolean[] {false, true}) {
+                    DType type = causal ? DType.BF16 : DType.FP16;
+                    AttentionParams p = AttentionParams.builder().causal(causal)
+                            .blockMask(BlockMask.of(rb, cb, allowed)).build();
+                    MemorySegment q = random(arena, type, rnd, (long) cu[2] * heads * d);
+                    MemorySegment k = random(arena, type, rnd, (long) cuK[2] * kvHeads * d);
+                    MemorySegment v = random(arena, type, rnd, (long) cuK[2] * kvHeads * d);
+                    MemorySegment out = arena.allocate((long) cu[2] * heads * d * 2, 64);
+                    try (Buffer dq = upload(dev, stream, q); Buffer dk = upload(dev, stream, k);
+                         Buffer dv = upload(dev, stream, v); Buffer dout = upload(dev, stream, out);
+                         Buffer dcq = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, cu));
+                         Buffer dck = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, cuK))) {
+                        stream.fillAsync(dout, 0, dout.byteSize(), (byte) 0xFF);
+                        gpu.flashPrefill(dq, dk, dv, dout, null, dcq, dck, 2, 223, cu[2], heads, kvHeads, d, type, p,
+                                stream);
+                        stream.copyToHostAsync(dout, 0, out);
+                        stream.synchronize();
+                    }
+                    HeadTensor ref = HeadTensor.of(new float[cu[2] * heads * d], cu[2], heads, d);
+                    new FlashAttention().forward(HeadTensor.of(q, type, cu[2], heads, d),
+                            HeadTensor.of(k, type, cuK[2], kvHeads, d), HeadTensor.of(v, type, cuK[2], kvHeads, d),
+                            cu, cuK, p, ref);
+                    // a poisoned (NaN) element left unwritten makes maxDiff infinite
+                    double diff = maxDiff(HeadTensor.of(out, type, cu[2], heads, d), ref);
+                    assertTrue(diff < (type == DType.FP16 ? 1e-2 : 4e-2),
+                            type + " blocks " + rb + "x" + cb + " causal " + causal + ": " + diff);
+                }
+            }
+            boolean[][] tooSmall = new boolean[1][1];
+            tooSmall[0][0] = true;
+            AttentionParams small = AttentionParams.builder().blockMask(BlockMask.of(64, 64, tooSmall)).build();
+            try (Buffer x = Buffer.allocate(dev, (long) cuK[2] * heads * d * 2, 256, stream);
+                 Buffer dcq = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, cu));
+                 Buffer dck = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, cuK))) {
+                var e = assertThrows(IllegalArgumentException.class, () -> gpu.flashPrefill(x, x, x, x, null, dcq, dck,
+                        2, 223, cu[2], heads, kvHeads, d, DType.FP16, small, stream));
+                assertTrue(e.getMessage().contains("blockMask"), e.getMessage());
             }
         }
     }
