@@ -181,6 +181,49 @@ class QuantizedMatmulTest {
         }
     }
 
+    /**
+     * The batch-1 4-bit GEMV (nibble-plane kernel where the block shape allows, the decode-and-dot path where it does
+     * not) for every group size that tiles or spans its 128-column blocks, and for sizes that do neither, against
+     * float64 and against the scalar kernel; activations include zeros, huge and tiny magnitudes.
+     */
+    @Test
+    void fourBitGemvMatchesFloat64ForEveryGroupShape() {
+        int[] groups = {8, 16, 32, 64, 128, 256, 512, 96, 2};
+        int[][] shapes = {{1, 512}, {19, 1024}, {70, 768}, {3, 1536}};
+        for (int g : groups) {
+            for (QuantFormat f : List.of(QuantFormat.int4(g, true), QuantFormat.int4(g, false),
+                    QuantFormat.nf4(g, false), QuantFormat.nf4(g, true))) {
+                for (int[] sh : shapes) {
+                    int rows = sh[0];
+                    int cols = sh[1];
+                    if (cols % g != 0) {
+                        continue;
+                    }
+                    float[] w = TestData.heavyTailed(rows, cols, 31L * g + cols);
+                    float[] x = TestData.gaussian(cols, 1, g + 7L * rows);
+                    x[0] = 0f;
+                    x[cols / 3] = 3.0e4f;
+                    x[cols - 1] = -1.0e-20f;
+                    try (QuantizedTensor q = Quantizer.quantize("w", w, rows, cols, f)) {
+                        float[] deq = q.dequantize();
+                        double[] mag = TestData.magnitude(x, 1, deq, rows, cols);
+                        float[] ys = new float[rows];
+                        float[] yp = new float[rows];
+                        QuantizedMatmul.matmulWith(QuantizerTest.SCALAR, x, 1, q, ys);
+                        QuantizedMatmul.matmulWith(QuantizerTest.PANAMA, x, 1, q, yp);
+                        String what = f + " " + rows + "x" + cols;
+                        assertMatches(x, 1, deq, rows, cols, ys, what + " scalar");
+                        assertMatches(x, 1, deq, rows, cols, yp, what + " panama");
+                        for (int i = 0; i < rows; i++) {
+                            assertEquals(ys[i], yp[i], mag[i] * 4e-6 * Math.sqrt(cols) + 1e-30,
+                                    what + " scalar vs panama, row " + i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void bf16ActivationsEqualTheirFloatConversion() {
         int rows = 33;

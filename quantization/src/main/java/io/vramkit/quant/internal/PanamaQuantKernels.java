@@ -18,11 +18,13 @@ import jdk.incubator.vector.VectorSpecies;
  * (the same FP32 operations, with round-to-nearest-even done by the {@code 1.5 × 2^23} trick); dot products differ
  * from the scalar ones only in FP32 summation order.
  *
- * <p>The fused GEMV for 4-bit formats reads the packed layout of {@code docs/formats.md} (low nibble = even column)
- * as is: it permutes the activation vector once per call so that, in every block of {@code 2L} columns ({@code L}
- * float lanes), the even columns come first and the odd ones after. One load of {@code L} bytes then yields two
- * float vectors (low and high nibbles) that meet contiguous activation slices. Symmetric and asymmetric INT4 share
- * one loop: {@code Σ s·(q − z)·x = s·(Σ q·x − z·Σ x)}, with the group sums of {@code x} computed once.
+ * <p>The fused batch-1 GEMV for 4-bit formats reads the packed layout of {@code docs/formats.md} (low nibble = even
+ * column) as is, 128 columns per 64-byte int-vector load on 16-lane (AVX-512) hardware: lane {@code i} holds the
+ * eight nibbles of columns {@code 8i .. 8i+7}, and the activation vector is rearranged once per call into eight
+ * matching "nibble planes". Nibble {@code k} of all lanes becomes floats by one shift and one {@code selectFrom}
+ * in a 16-entry codebook held in a register (NF4's, or {@code u − 8} for symmetric INT4, or {@code u} for
+ * asymmetric INT4, which then subtracts its zero-point per lane). Larger batches and other shapes decode a row
+ * into permuted FP32 (even columns of every {@code 2L} block first) and take dot products.
  *
  * <p>Needs vectors of at least 256 bits; on narrower hardware every method falls back to the scalar code.
  * Stateless and thread-safe.
@@ -39,13 +41,21 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final boolean NF4_LUT = L == 16 && I.length() == 16;
+    /** A 16-entry codebook fits one vector: the nibble-plane GEMV applies. */
+    private static final boolean LUT16 = NF4_LUT;
     private static final int[] NF4_BITS = new int[16];
+    /** INT4 symmetric codebook: code {@code u} means {@code u − 8}. */
+    private static final int[] INT4_SYM_BITS = new int[16];
+    /** INT4 asymmetric codebook: the raw code {@code u} (the zero-point is subtracted per group). */
+    private static final int[] INT4_BITS = new int[16];
     /** Weight rows per GEMM register block. */
     private static final int GEMM_NR = 6;
 
     static {
         for (int i = 0; i < 16; i++) {
             NF4_BITS[i] = Float.floatToRawIntBits(Layouts.NF4[i]);
+            INT4_SYM_BITS[i] = Float.floatToRawIntBits(i - 8);
+            INT4_BITS[i] = Float.floatToRawIntBits(i);
         }
     }
 
@@ -453,7 +463,7 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
                     return;
                 }
                 case INT4_SYM, INT4_ASYM, NF4 -> {
-                    if (packed) {
+                    if (nibblePlanePath(t)) {
                         gemv4(t, codes, x, y, r0, r1);
                         return;
                     }
@@ -557,140 +567,139 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
         }
     }
 
-    /** Fused batch-1 GEMV for INT4 (both kinds) and NF4 on the permuted activation vector. */
+    /**
+     * Fused batch-1 GEMV for INT4 (both kinds) and NF4 on activations rearranged into nibble planes
+     * ({@link #nibblePlanes}): per row, the scales (and zero-points) are decoded once, then {@link #rowLut} or
+     * {@link #rowAsym} runs over the codes.
+     */
     private void gemv4(QuantizedTensor t, MemorySegment codes, float[] x, float[] y, int r0, int r1) {
         int cols = t.cols();
         int gpr = t.groupsPerRow();
         int g = cols / gpr;
-        boolean nf4 = t.format().scheme() == QuantFormat.Scheme.NF4;
-        float[] xp = new float[cols];
-        permute(x, 0, cols, xp, 0);
-        float[] xsum = new float[gpr];
-        for (int gi = 0; gi < gpr; gi++) {
-            float s = 0f;
-            for (int c = gi * g; c < (gi + 1) * g; c++) {
-                s += x[c];
-            }
-            xsum[gi] = s;
+        QuantFormat.Scheme scheme = t.format().scheme();
+        float[] xq = new float[cols];
+        nibblePlanes(x, cols, xq);
+        // padded by L: a block's scale vector is L floats loaded from the block's first group
+        float[] sc = new float[gpr + L];
+        float[] zc = new float[gpr + L];
+        int[] lanes = new int[L];
+        for (int i = 0; i < L; i++) {
+            lanes[i] = g >= 8 * L ? 0 : 8 * i / g;
         }
-        float[] sc = new float[gpr];
-        float[] zc = new float[gpr];
-        int r = r0;
-        if (!nf4) {
-            // two rows per pass: each activation slice loaded once feeds two independent FMA chains
-            float[] sc2 = new float[gpr];
-            float[] zc2 = new float[gpr];
-            for (; r + 1 < r1; r += 2) {
-                rowScales(t, r, sc, zc);
-                rowScales(t, r + 1, sc2, zc2);
-                long rowOff = (long) r * (cols / 2);
-                rowInt4x2(codes, rowOff, rowOff + cols / 2, xp, sc, sc2, g, y, r);
-                float c1 = 0f;
-                float c2 = 0f;
-                for (int gi = 0; gi < gpr; gi++) {
-                    c1 += sc[gi] * zc[gi] * xsum[gi];
-                    c2 += sc2[gi] * zc2[gi] * xsum[gi];
-                }
-                y[r] -= c1;
-                y[r + 1] -= c2;
-            }
-        }
-        for (; r < r1; r++) {
-            rowScales(t, r, sc, zc);
+        IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
+        IntVector lut = IntVector.fromArray(I, scheme == QuantFormat.Scheme.NF4 ? NF4_BITS
+                : scheme == QuantFormat.Scheme.INT4_SYM ? INT4_SYM_BITS : INT4_BITS, 0);
+        for (int r = r0; r < r1; r++) {
+            rowScales(t, r, gpr, sc, zc);
             long rowOff = (long) r * (cols / 2);
-            float dot = nf4 ? rowNf4(codes, rowOff, xp, sc, g) : rowInt4(codes, rowOff, xp, sc, g);
-            float corr = 0f;
-            for (int gi = 0; gi < gpr; gi++) {
-                corr += sc[gi] * zc[gi] * xsum[gi];
-            }
-            y[r] = dot - corr;
+            y[r] = scheme == QuantFormat.Scheme.INT4_ASYM
+                    ? rowAsym(codes, rowOff, xq, sc, zc, g, cols, laneGroup, lut)
+                    : rowLut(codes, rowOff, xq, sc, g, cols, laneGroup, lut);
         }
     }
 
-    /** {@code Σ_g s_g Σ_c u_c x_c} over one INT4 row (nibble values, zero-points corrected by the caller). */
-    private static float rowInt4(MemorySegment codes, long rowOff, float[] xp, float[] sc, int g) {
-        FloatVector total = FloatVector.zero(F);
-        int cols = sc.length * g;
-        for (int c0 = 0, gi = 0; c0 < cols; c0 += g, gi++) {
-            FloatVector acc0 = FloatVector.zero(F);
-            FloatVector acc1 = FloatVector.zero(F);
-            for (int c = c0; c < c0 + g; c += 2 * L) {
-                // widen the bytes to int lanes first: nibble masks and shifts are then single instructions
-                IntVector iv = (IntVector) ByteVector.fromMemorySegment(B, codes, rowOff + c / 2, LE)
-                        .convertShape(VectorOperators.B2I, I, 0);
-                FloatVector wl = (FloatVector) iv.and(0x0F).convert(VectorOperators.I2F, 0);
-                FloatVector wh = (FloatVector) iv.lanewise(VectorOperators.ASHR, 4).and(0x0F)
-                        .convert(VectorOperators.I2F, 0);
-                acc0 = wl.fma(FloatVector.fromArray(F, xp, c), acc0);
-                acc1 = wh.fma(FloatVector.fromArray(F, xp, c + L), acc1);
+    /**
+     * Whether the nibble-plane GEMV applies: 16-lane vectors (the 16-entry codebook is one vector), {@code cols} a
+     * multiple of the 128-column block, and groups that never split an int lane ({@code g % 8 == 0}) and either
+     * tile a block or span whole blocks.
+     */
+    private static boolean nibblePlanePath(QuantizedTensor t) {
+        QuantFormat f = t.format();
+        int g = f.groupSize();
+        int blk = 8 * L;
+        return LUT16 && f.isFourBit() && t.cols() % blk == 0 && g % 8 == 0 && (blk % g == 0 || g % blk == 0);
+    }
+
+    /**
+     * Rearranges {@code x} for the nibble-plane kernels. An {@code L}-lane int load of {@code 4L} code bytes holds,
+     * in lane {@code i}, the eight nibbles of columns {@code 8i .. 8i+7} of its {@code 8L}-column block (nibble
+     * {@code k} = bits {@code 4k .. 4k+3}; low nibble = even column, as docs/formats.md packs them). Plane {@code k}
+     * of the output, {@code out[blk + kL + i] = x[blk + 8i + k]}, meets nibble {@code k} of every lane.
+     */
+    private static void nibblePlanes(float[] x, int cols, float[] out) {
+        int blk = 8 * L;
+        for (int b = 0; b < cols; b += blk) {
+            for (int k = 0; k < 8; k++) {
+                for (int i = 0; i < L; i++) {
+                    out[b + k * L + i] = x[b + 8 * i + k];
+                }
             }
-            total = acc0.add(acc1).fma(FloatVector.broadcast(F, sc[gi]), total);
+        }
+    }
+
+    /**
+     * Per-lane values of the {@code 8L}-column block at column {@code c}: lane {@code i} gets {@code v[(c + 8i)/g]},
+     * one {@code L}-float load from the block's first group permuted by {@code laneGroup}.
+     */
+    private static FloatVector blockValues(float[] v, int c, int g, IntVector laneGroup) {
+        return laneGroup.selectFrom(FloatVector.fromArray(F, v, c / g).reinterpretAsInts()).reinterpretAsFloats();
+    }
+
+    /**
+     * Nibble {@code k} of every lane decoded through the codebook {@code lut}: {@code selectFrom} wraps the shifted
+     * lane to its low four bits, the code (one shift and one vpermd on AVX-512).
+     */
+    private static FloatVector plane(IntVector v, int k, IntVector lut) {
+        return v.lanewise(VectorOperators.LSHR, 4 * k).selectFrom(lut).reinterpretAsFloats();
+    }
+
+    /**
+     * {@code Σ_g s_g Σ_{c∈g} lut[u_c]·x_c} over one row of codes {@code u} (INT4 symmetric: {@code lut[u] = u − 8};
+     * NF4: the codebook). One 64-byte load per 128 columns feeds eight decode-FMA steps on two chains that restart
+     * every block, so the only loop-carried dependency is one FMA per block.
+     */
+    private static float rowLut(MemorySegment codes, long rowOff, float[] xq, float[] sc, int g, int cols,
+                                IntVector laneGroup, IntVector lut) {
+        FloatVector total = FloatVector.zero(F);
+        for (int c = 0; c < cols; c += 8 * L) {
+            IntVector v = IntVector.fromMemorySegment(I, codes, rowOff + c / 2, LE);
+            FloatVector p = v.selectFrom(lut).reinterpretAsFloats().mul(FloatVector.fromArray(F, xq, c));
+            FloatVector q = plane(v, 1, lut).mul(FloatVector.fromArray(F, xq, c + L));
+            p = plane(v, 2, lut).fma(FloatVector.fromArray(F, xq, c + 2 * L), p);
+            q = plane(v, 3, lut).fma(FloatVector.fromArray(F, xq, c + 3 * L), q);
+            p = plane(v, 4, lut).fma(FloatVector.fromArray(F, xq, c + 4 * L), p);
+            q = plane(v, 5, lut).fma(FloatVector.fromArray(F, xq, c + 5 * L), q);
+            p = plane(v, 6, lut).fma(FloatVector.fromArray(F, xq, c + 6 * L), p);
+            q = plane(v, 7, lut).fma(FloatVector.fromArray(F, xq, c + 7 * L), q);
+            total = p.add(q).fma(blockValues(sc, c, g, laneGroup), total);
         }
         return total.reduceLanes(VectorOperators.ADD);
     }
 
-    /** {@link #rowInt4} for rows {@code r} and {@code r + 1} at once, written to {@code y[r]} and {@code y[r + 1]}. */
-    private static void rowInt4x2(MemorySegment codes, long off1, long off2, float[] xp, float[] sc1, float[] sc2,
-                                  int g, float[] y, int r) {
-        FloatVector t1 = FloatVector.zero(F);
-        FloatVector t2 = FloatVector.zero(F);
-        int cols = sc1.length * g;
-        for (int c0 = 0, gi = 0; c0 < cols; c0 += g, gi++) {
-            FloatVector a1 = FloatVector.zero(F);
-            FloatVector a2 = FloatVector.zero(F);
-            for (int c = c0; c < c0 + g; c += 2 * L) {
-                FloatVector xl = FloatVector.fromArray(F, xp, c);
-                FloatVector xh = FloatVector.fromArray(F, xp, c + L);
-                IntVector i1 = (IntVector) ByteVector.fromMemorySegment(B, codes, off1 + c / 2, LE)
-                        .convertShape(VectorOperators.B2I, I, 0);
-                IntVector i2 = (IntVector) ByteVector.fromMemorySegment(B, codes, off2 + c / 2, LE)
-                        .convertShape(VectorOperators.B2I, I, 0);
-                a1 = ((FloatVector) i1.and(0x0F).convert(VectorOperators.I2F, 0)).fma(xl, a1);
-                a2 = ((FloatVector) i2.and(0x0F).convert(VectorOperators.I2F, 0)).fma(xl, a2);
-                a1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0))
-                        .fma(xh, a1);
-                a2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 4).and(0x0F).convert(VectorOperators.I2F, 0))
-                        .fma(xh, a2);
-            }
-            t1 = a1.fma(FloatVector.broadcast(F, sc1[gi]), t1);
-            t2 = a2.fma(FloatVector.broadcast(F, sc2[gi]), t2);
-        }
-        y[r] = t1.reduceLanes(VectorOperators.ADD);
-        y[r + 1] = t2.reduceLanes(VectorOperators.ADD);
-    }
-
-    /** {@code Σ_g a_g Σ_c NF4[u_c] x_c} over one NF4 row. */
-    private static float rowNf4(MemorySegment codes, long rowOff, float[] xp, float[] sc, int g) {
-        IntVector lut = IntVector.fromArray(I, NF4_BITS, 0);
+    /**
+     * {@link #rowLut} for INT4 asymmetric: {@code Σ_g s_g Σ_{c∈g} (u_c − z_g)·x_c}, the zero-point subtracted from
+     * each decoded nibble (not folded into {@code Σ x}, which would cancel badly when one activation dominates).
+     */
+    private static float rowAsym(MemorySegment codes, long rowOff, float[] xq, float[] sc, float[] zc, int g,
+                                 int cols, IntVector laneGroup, IntVector lut) {
         FloatVector total = FloatVector.zero(F);
-        int cols = sc.length * g;
-        for (int c0 = 0, gi = 0; c0 < cols; c0 += g, gi++) {
-            FloatVector acc0 = FloatVector.zero(F);
-            FloatVector acc1 = FloatVector.zero(F);
-            for (int c = c0; c < c0 + g; c += 2 * L) {
-                IntVector iv = (IntVector) ByteVector.fromMemorySegment(B, codes, rowOff + c / 2, LE)
-                        .convertShape(VectorOperators.B2I, I, 0);
-                FloatVector wl = lut.rearrange(iv.and(0x0F).toShuffle()).reinterpretAsFloats();
-                FloatVector wh = lut.rearrange(iv.lanewise(VectorOperators.ASHR, 4).and(0x0F).toShuffle())
-                        .reinterpretAsFloats();
-                acc0 = wl.fma(FloatVector.fromArray(F, xp, c), acc0);
-                acc1 = wh.fma(FloatVector.fromArray(F, xp, c + L), acc1);
-            }
-            total = acc0.add(acc1).fma(FloatVector.broadcast(F, sc[gi]), total);
+        for (int c = 0; c < cols; c += 8 * L) {
+            IntVector v = IntVector.fromMemorySegment(I, codes, rowOff + c / 2, LE);
+            FloatVector z = blockValues(zc, c, g, laneGroup);
+            FloatVector p = v.selectFrom(lut).reinterpretAsFloats().sub(z).mul(FloatVector.fromArray(F, xq, c));
+            FloatVector q = plane(v, 1, lut).sub(z).mul(FloatVector.fromArray(F, xq, c + L));
+            p = plane(v, 2, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 2 * L), p);
+            q = plane(v, 3, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 3 * L), q);
+            p = plane(v, 4, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 4 * L), p);
+            q = plane(v, 5, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 5 * L), q);
+            p = plane(v, 6, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 6 * L), p);
+            q = plane(v, 7, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 7 * L), q);
+            total = p.add(q).fma(blockValues(sc, c, g, laneGroup), total);
         }
         return total.reduceLanes(VectorOperators.ADD);
     }
 
-    /** Effective scales and zero-points (as floats; 0 for NF4) of row {@code r}, read in bulk where possible. */
-    private static void rowScales(QuantizedTensor t, int r, float[] sc, float[] zc) {
-        int gpr = sc.length;
+    /**
+     * The effective scales of row {@code r} into {@code sc[0, gpr)} and, for INT4 asymmetric only, its zero-points
+     * as floats into {@code zc[0, gpr)}.
+     */
+    private static void rowScales(QuantizedTensor t, int r, int gpr, float[] sc, float[] zc) {
         long base = (long) r * gpr;
         MemorySegment scales = t.scales();
         switch (t.format().scheme()) {
             case INT4_SYM -> {
                 for (int gi = 0; gi < gpr; gi++) {
                     sc[gi] = Float.float16ToFloat(scales.getAtIndex(Layouts.I16, base + gi));
-                    zc[gi] = 8f;
                 }
             }
             case INT4_ASYM -> {
@@ -708,7 +717,6 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
                         sc[gi] = t.scale(r, gi);
                     }
                 }
-                java.util.Arrays.fill(zc, 0f);
             }
         }
     }
