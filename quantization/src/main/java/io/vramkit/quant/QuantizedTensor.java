@@ -2,12 +2,15 @@ package io.vramkit.quant;
 
 import io.vramkit.core.DType;
 import io.vramkit.core.cpu.ParallelExecutor;
+import io.vramkit.core.memory.Buffer;
+import io.vramkit.core.memory.HostMemoryResource;
+import io.vramkit.core.memory.MemoryResource;
+import io.vramkit.core.memory.Stream;
 import io.vramkit.core.safetensors.SafetensorsReader;
 import io.vramkit.core.safetensors.SafetensorsWriter;
 import io.vramkit.quant.internal.Layouts;
 import io.vramkit.quant.internal.QuantKernels;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +25,9 @@ import java.util.Objects;
  * plus scales, zero-points and (for double-quantized NF4) second-level scales, all off-heap in
  * {@link MemorySegment}s with the byte layout of {@code docs/formats.md}.
  *
- * <p><b>Ownership.</b> A tensor made by {@link Quantizer} owns its memory and frees it on {@link #close()}. A tensor
+ * <p><b>Ownership.</b> A tensor made by {@link Quantizer} owns its memory (buffers from the {@link MemoryResource}
+ * given to it, by default libc through a {@link HostMemoryResource}, so large tensors get transparent huge pages)
+ * and returns it on {@link #close()}. A tensor
  * made by {@link #wrap} or {@link #load} borrows its segments (for example a memory-mapped safetensors file): it
  * stays valid while that memory does, and {@code close()} only marks it closed. Using a closed tensor throws
  * {@link IllegalStateException}.
@@ -52,11 +57,15 @@ public final class QuantizedTensor implements AutoCloseable {
     private final MemorySegment zeros;
     private final MemorySegment scale2;
     private final float dqOffset;
-    private final Arena arena;
+    /** The allocations this tensor owns and frees on close; empty for borrowed memory. */
+    private final List<Buffer> owned;
     private volatile boolean closed;
 
+    /** Where {@link Quantizer#quantize(String, float[], int, int, QuantFormat)} takes storage from. */
+    private static final MemoryResource DEFAULT_STORAGE = new HostMemoryResource();
+
     QuantizedTensor(String name, QuantFormat format, int rows, int cols, MemorySegment codes, MemorySegment scales,
-                    MemorySegment zeros, MemorySegment scale2, float dqOffset, Arena arena) {
+                    MemorySegment zeros, MemorySegment scale2, float dqOffset, List<Buffer> owned) {
         this.name = name;
         this.format = format;
         this.rows = rows;
@@ -66,7 +75,7 @@ public final class QuantizedTensor implements AutoCloseable {
         this.zeros = zeros;
         this.scale2 = scale2;
         this.dqOffset = dqOffset;
-        this.arena = arena;
+        this.owned = owned;
     }
 
     /** Expected byte sizes of the four segments: codes, scales, zeros, second-level scales. */
@@ -87,25 +96,64 @@ public final class QuantizedTensor implements AutoCloseable {
         };
     }
 
-    /** Allocates an owned, zeroed tensor for the quantizer. */
+    /** Allocates an owned, zeroed tensor for the quantizer from the default host storage. */
     static QuantizedTensor allocate(String name, QuantFormat format, int rows, int cols) {
+        return allocate(name, format, rows, cols, DEFAULT_STORAGE);
+    }
+
+    /**
+     * Allocates an owned, zeroed tensor for the quantizer: one 64-byte aligned buffer per non-empty segment from
+     * {@code storage}, on {@link Stream#HOST}, zeroed in parallel (the first touch of fresh memory is its page
+     * faults, which then run on every thread).
+     *
+     * @throws IllegalArgumentException naming {@code storage} and its kind if the memory is not host-accessible
+     * @throws io.vramkit.core.memory.OutOfMemoryException if {@code storage} cannot provide it (nothing stays
+     *                                                       allocated)
+     */
+    static QuantizedTensor allocate(String name, QuantFormat format, int rows, int cols, MemoryResource storage) {
+        Objects.requireNonNull(storage, "storage");
+        if (!storage.kind().hostAccessible()) {
+            throw new IllegalArgumentException("storage for tensor '" + name + "' must be host-accessible, but "
+                    + storage + " is " + storage.kind());
+        }
         long[] sizes = segmentSizes(format, rows, cols);
-        Arena arena = Arena.ofShared();
+        List<Buffer> buffers = new ArrayList<>(4);
         try {
             MemorySegment[] segs = new MemorySegment[4];
             for (int i = 0; i < 4; i++) {
-                segs[i] = sizes[i] == 0 ? MemorySegment.NULL : arena.allocate(sizes[i], 64);
+                if (sizes[i] == 0) {
+                    segs[i] = MemorySegment.NULL;
+                } else {
+                    Buffer b = Buffer.allocate(storage, sizes[i], 64, Stream.HOST);
+                    buffers.add(b);
+                    segs[i] = b.segment();
+                    zero(segs[i]);
+                }
             }
-            return new QuantizedTensor(name, format, rows, cols, segs[0], segs[1], segs[2], segs[3], 0f, arena);
-        } catch (RuntimeException | OutOfMemoryError e) {
-            arena.close();
+            return new QuantizedTensor(name, format, rows, cols, segs[0], segs[1], segs[2], segs[3], 0f,
+                    List.copyOf(buffers));
+        } catch (RuntimeException | Error e) {
+            for (Buffer b : buffers) {
+                b.close();
+            }
             throw e;
         }
     }
 
+    /** Zero-fills a segment, in 1 MiB slices over the shared executor. */
+    private static void zero(MemorySegment s) {
+        long slice = 1L << 20;
+        int slices = (int) ((s.byteSize() + slice - 1) / slice);
+        ParallelExecutor.parallelFor(0, slices, 4, (i0, i1) -> {
+            long from = i0 * slice;
+            long to = Math.min(s.byteSize(), i1 * slice);
+            s.asSlice(from, to - from).fill((byte) 0);
+        });
+    }
+
     /** A tensor with the same memory and a new double-quantization offset (used once while quantizing). */
     QuantizedTensor withDqOffset(float offset) {
-        return new QuantizedTensor(name, format, rows, cols, codes, scales, zeros, scale2, offset, arena);
+        return new QuantizedTensor(name, format, rows, cols, codes, scales, zeros, scale2, offset, owned);
     }
 
     /**
@@ -147,7 +195,8 @@ public final class QuantizedTensor implements AutoCloseable {
         if (!Float.isFinite(dqOffset)) {
             throw new IllegalArgumentException("tensor '" + name + "': dqOffset must be finite, got " + dqOffset);
         }
-        return new QuantizedTensor(name, format, rows, cols, segs[0], segs[1], segs[2], segs[3], dqOffset, null);
+        return new QuantizedTensor(name, format, rows, cols, segs[0], segs[1], segs[2], segs[3], dqOffset,
+                List.of());
     }
 
     /** The tensor name given at creation. */
@@ -475,8 +524,8 @@ public final class QuantizedTensor implements AutoCloseable {
             }
             closed = true;
         }
-        if (arena != null) {
-            arena.close();
+        for (Buffer b : owned) {
+            b.close();
         }
     }
 

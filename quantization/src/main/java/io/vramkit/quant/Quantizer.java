@@ -1,6 +1,7 @@
 package io.vramkit.quant;
 
 import io.vramkit.core.cpu.ParallelExecutor;
+import io.vramkit.core.memory.MemoryResource;
 import io.vramkit.quant.internal.Layouts;
 import io.vramkit.quant.internal.QuantKernels;
 import java.lang.foreign.MemorySegment;
@@ -29,7 +30,8 @@ public final class Quantizer {
      * @param rows    output features
      * @param cols    input features; must be divisible by the format's group size (vramkit rejects, never pads)
      * @param format  the target format
-     * @return a new tensor that owns its off-heap memory; close it to free the memory
+     * @return a new tensor that owns its off-heap memory (from libc, with transparent huge pages for large
+     *         segments on Linux); close it to free the memory
      * @throws IllegalArgumentException naming the tensor and the index if a weight is NaN or infinite; naming the
      *                                  dimension and sizes if {@code cols} is not divisible by the group size or
      *                                  {@code weights.length != rows × cols}; naming the group if a scale
@@ -39,8 +41,40 @@ public final class Quantizer {
         return quantizeWith(QuantKernels.INSTANCE, name, weights, rows, cols, format);
     }
 
+    /**
+     * As {@link #quantize(String, float[], int, int, QuantFormat)}, with the tensor's storage taken from
+     * {@code storage}: for example a {@link io.vramkit.core.memory.CachingPool} over host memory, so that
+     * re-quantizing (a planner trying formats, a model reload) reuses memory that is already faulted in. The tensor
+     * allocates one buffer per segment on {@link io.vramkit.core.memory.Stream#HOST} and returns them to
+     * {@code storage} when closed; {@code storage} must outlive it.
+     *
+     * {@snippet :
+     * try (CachingPool pool = new CachingPool(new HostMemoryResource(), PoolSettings.defaults());
+     *      QuantizedTensor w = Quantizer.quantize("mlp.up", weights, 11008, 4096, QuantFormat.INT4_G128, pool)) {
+     *     QuantizedMatmul.matmul(x, 1, w, y);
+     * }
+     * }
+     *
+     * @param storage a resource of host-accessible memory ({@link MemoryResource#kind()}{@code .hostAccessible()})
+     * @throws IllegalArgumentException as the overload does, and naming {@code storage} and its kind if its memory
+     *                                  is not host-accessible
+     * @throws io.vramkit.core.memory.OutOfMemoryException if {@code storage} cannot provide the memory (nothing stays
+     *                                                       allocated)
+     */
+    public static QuantizedTensor quantize(String name, float[] weights, int rows, int cols, QuantFormat format,
+                                           MemoryResource storage) {
+        Objects.requireNonNull(storage, "storage");
+        return quantizeWith(QuantKernels.INSTANCE, name, weights, rows, cols, format, storage);
+    }
+
     static QuantizedTensor quantizeWith(QuantKernels k, String name, float[] weights, int rows, int cols,
                                         QuantFormat format) {
+        return quantizeWith(k, name, weights, rows, cols, format, null);
+    }
+
+    /** The quantizer with the given kernels; {@code storage == null} takes the default host storage. */
+    static QuantizedTensor quantizeWith(QuantKernels k, String name, float[] weights, int rows, int cols,
+                                        QuantFormat format, MemoryResource storage) {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(weights, "weights");
         Objects.requireNonNull(format, "format");
@@ -49,7 +83,8 @@ public final class Quantizer {
             throw new IllegalArgumentException("tensor '" + name + "': weights.length = " + weights.length
                     + " but rows × cols = " + rows + " × " + cols + " = " + (long) rows * cols);
         }
-        QuantizedTensor t = QuantizedTensor.allocate(name, format, rows, cols);
+        QuantizedTensor t = storage == null ? QuantizedTensor.allocate(name, format, rows, cols)
+                : QuantizedTensor.allocate(name, format, rows, cols, storage);
         try {
             int grain = Math.max(1, 32768 / cols);
             if (format.doubleQuant()) {

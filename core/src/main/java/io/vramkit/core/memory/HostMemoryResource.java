@@ -1,5 +1,6 @@
 package io.vramkit.core.memory;
 
+import io.vramkit.core.memory.internal.HugePages;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
@@ -13,6 +14,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>This is the upstream of the CPU backend; wrap it in a caching pool for speed. It remembers every live
  * allocation, so freeing a foreign or already-freed address raises {@link IllegalArgumentException} instead of
  * corrupting the C heap. Memory is not zeroed. Thread-safe.
+ *
+ * <p>On Linux, allocations of 4 MiB and more are aligned to 2 MiB and advised to use transparent huge pages
+ * ({@code madvise(MADV_HUGEPAGE)}), so their first touch faults 2 MiB at a time instead of 4 KiB: where the kernel
+ * leaves huge pages to {@code madvise} (a common default), that makes touching fresh 64 MiB several times faster.
+ * Elsewhere, or if the advice fails, nothing changes.
  */
 public final class HostMemoryResource implements MemoryResource, LiveAllocations {
 
@@ -65,13 +71,18 @@ public final class HostMemoryResource implements MemoryResource, LiveAllocations
         long address;
         try (var arena = java.lang.foreign.Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            int rc = (int) POSIX_MEMALIGN.invokeExact(out, Math.max(alignment, 16L), bytes);
+            boolean huge = bytes >= HugePages.THRESHOLD_BYTES && HugePages.available();
+            long align = Math.max(huge ? Math.max(alignment, HugePages.HUGE_PAGE_BYTES) : alignment, 16L);
+            int rc = (int) POSIX_MEMALIGN.invokeExact(out, align, bytes);
             if (rc != 0) {
                 usedBytes.addAndGet(-bytes);
                 throw new OutOfMemoryException("posix_memalign(" + bytes + ", alignment " + alignment
                         + ") failed with errno " + rc, bytes);
             }
             address = out.get(ValueLayout.ADDRESS, 0).address();
+            if (huge) {
+                HugePages.advise(address, bytes);
+            }
         } catch (OutOfMemoryException e) {
             throw e;
         } catch (Throwable t) {
