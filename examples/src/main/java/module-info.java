@@ -5,6 +5,7 @@ module io.vramkit.examples {
     requires io.vramkit.quant;
     requires io.vramkit.attention;
     requires com.microsoft.onnxruntime;
+    requires static jdk.incubator.vector;
 
     exports io.vramkit.examples;
 }

@@ -330,6 +330,9 @@ public final class FlashAttention {
                         continue;
                     }
                     int valid = Math.min(y.bc, lk - k0);
+                    // Scores and softmax run over the valid keys padded to whole vectors, not the full tile: short
+                    // sequences (an encoder's 5-60 tokens) would otherwise pay for a mostly empty 64-key tile.
+                    int width = TileOps.pad(valid);
                     for (int j = 0; j < valid; j++) {
                         k.readRow(ops, ks + k0 + j, kvh, 1f, w, y.tmp);
                         for (int c = 0; c < d; c++) {
@@ -338,17 +341,17 @@ public final class FlashAttention {
                         }
                         v.readRow(ops, ks + k0 + j, kvh, 1f, w, y.v + j * dP);
                     }
-                    if (valid < bcP) {
+                    if (valid < width) {
                         for (int c = 0; c < d; c++) {
-                            w.asSlice((y.kt + (long) c * bcP + valid) * 4L, (long) (bcP - valid) * 4L)
+                            w.asSlice((y.kt + (long) c * bcP + valid) * 4L, (long) (width - valid) * 4L)
                                     .fill((byte) 0);
                         }
                     }
                     boolean full = maxLo <= k0 && minHi >= k0 + valid - 1;
                     for (int gi = 0; gi < group; gi++) {
-                        ops.qkT(w, y.q + gi * ts, dP, y.kt, bcP, y.s, bcP, rows, d, bcP);
+                        ops.qkT(w, y.q + gi * ts, dP, y.kt, bcP, y.s, bcP, rows, d, width);
                         for (int i = 0; i < rows; i++) {
-                            softmaxRow(w, gi, i, k0, valid, full, lo[i], hi[i]);
+                            softmaxRow(w, gi, i, k0, valid, width, full, lo[i], hi[i]);
                         }
                         ops.pv(w, y.s, bcP, y.v, dP, y.o + gi * ts, dP, rows, valid, dP);
                     }
@@ -376,8 +379,13 @@ public final class FlashAttention {
             }
         }
 
-        /** Online-softmax update of one score row (Milakov & Gimelshein 2018): rescale the running sums. */
-        private void softmaxRow(MemorySegment w, int gi, int i, int k0, int valid, boolean full, int lo, int hi) {
+        /**
+         * Online-softmax update of one score row (Milakov & Gimelshein 2018): rescale the running sums. The row
+         * holds {@code width} scores (the valid keys padded to whole vectors); those past the last visible key are
+         * masked to {@code -Infinity}.
+         */
+        private void softmaxRow(MemorySegment w, int gi, int i, int k0, int valid, int width, boolean full, int lo,
+                                int hi) {
             final Layout y = lay;
             int si = y.s + i * y.bcP;
             if (softcap > 0f) {
@@ -390,21 +398,21 @@ public final class FlashAttention {
             int last = full ? valid - 1 : Math.min(valid - 1, hi - k0);
             if (first > last) {
                 // No visible key in this tile: a zero probability row adds nothing in pv.
-                w.asSlice(si * 4L, y.bcP * 4L).fill((byte) 0);
+                w.asSlice(si * 4L, width * 4L).fill((byte) 0);
                 return;
             }
             for (int j = 0; j < first; j++) {
                 w.setAtIndex(ValueLayout.JAVA_FLOAT, si + j, Float.NEGATIVE_INFINITY);
             }
-            for (int j = last + 1; j < y.bcP; j++) {
+            for (int j = last + 1; j < width; j++) {
                 w.setAtIndex(ValueLayout.JAVA_FLOAT, si + j, Float.NEGATIVE_INFINITY);
             }
-            float rowMax = ops.max(w, si, y.bcP);
+            float rowMax = ops.max(w, si, width);
             int mi = y.m + gi * y.br4 + i;
             int li = y.l + gi * y.br4 + i;
             float mOld = w.getAtIndex(ValueLayout.JAVA_FLOAT, mi);
             float mNew = Math.max(mOld, rowMax);
-            float sum = ops.expSub(w, si, y.bcP, mNew);
+            float sum = ops.expSub(w, si, width, mNew);
             float alpha = mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
             float l = w.getAtIndex(ValueLayout.JAVA_FLOAT, li);
             w.setAtIndex(ValueLayout.JAVA_FLOAT, li, l * alpha + sum);

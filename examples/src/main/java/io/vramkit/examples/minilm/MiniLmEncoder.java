@@ -194,58 +194,28 @@ public final class MiniLmEncoder implements AutoCloseable {
                         // Same association order as the ONNX graph: (word + type) + position.
                         x[row + c] = (word[wo + c] + type[c]) + pos[po + c];
                     }
-                    layerNorm(x, row, h, w.embLnGamma(), w.embLnBeta(), w.layerNormEps());
+                    EncoderOps.INSTANCE.addLayerNorm(null, x, row, h, w.embLnGamma(), w.embLnBeta(),
+                            w.layerNormEps());
                 }
             }
         });
     }
 
-    /** {@code x = LayerNorm(y + x)}, row by row. */
+    /** {@code x = LayerNorm(y + x)}, row by row, in parallel. */
     private void addNorm(float[] y, float[] x, float[] gamma, float[] beta, int rows) {
         int h = w.hidden();
         float eps = w.layerNormEps();
-        ParallelExecutor.parallelFor(0, rows, 64, (r0, r1) -> {
+        EncoderOps ops = EncoderOps.INSTANCE;
+        ParallelExecutor.parallelFor(0, rows, 16, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
-                int o = r * h;
-                for (int c = 0; c < h; c++) {
-                    x[o + c] = y[o + c] + x[o + c];
-                }
-                layerNorm(x, o, h, gamma, beta, eps);
+                ops.addLayerNorm(y, x, r * h, h, gamma, beta, eps);
             }
         });
     }
 
-    /** LayerNorm of {@code x[off .. off+n)} in place; mean and variance accumulated in float64. */
+    /** LayerNorm of {@code x[off .. off+n)} in place ({@link EncoderOps#addLayerNorm} without a branch). */
     static void layerNorm(float[] x, int off, int n, float[] gamma, float[] beta, float eps) {
-        double sum = 0;
-        for (int c = 0; c < n; c++) {
-            sum += x[off + c];
-        }
-        double mean = sum / n;
-        double var = 0;
-        for (int c = 0; c < n; c++) {
-            double d = x[off + c] - mean;
-            var += d * d;
-        }
-        double inv = 1.0 / Math.sqrt(var / n + eps);
-        for (int c = 0; c < n; c++) {
-            x[off + c] = (float) ((x[off + c] - mean) * inv) * gamma[c] + beta[c];
-        }
-    }
-
-    /** Table step of {@link #gelu}: 1/1024. */
-    private static final int GELU_STEPS_PER_UNIT = 1024;
-    /** Beyond ±8, GELU(x) is x or 0 to FP32 precision (erf(8/√2) = 1 − 6e-16). */
-    private static final float GELU_RANGE = 8f;
-    private static final float[] GELU_TABLE = geluTable();
-
-    private static float[] geluTable() {
-        int n = (int) (2 * GELU_RANGE * GELU_STEPS_PER_UNIT) + 2;
-        float[] t = new float[n];
-        for (int i = 0; i < n; i++) {
-            t[i] = (float) geluExact(-GELU_RANGE + (double) i / GELU_STEPS_PER_UNIT);
-        }
-        return t;
+        EncoderOps.INSTANCE.addLayerNorm(null, x, off, n, gamma, beta, eps);
     }
 
     /** The erf GELU in float64, {@code 0.5 · x · (1 + erf(x / √2))}. */
@@ -253,30 +223,10 @@ public final class MiniLmEncoder implements AutoCloseable {
         return 0.5 * x * (1.0 + erf(x * 0.7071067811865476));
     }
 
-    /**
-     * The erf GELU in place, in parallel. Linear interpolation in a table with step 1/1024 built from
-     * {@link #geluExact}: the interpolation error is at most {@code h²/8 · max|GELU″| ≈ 1e-7}, about one FP32
-     * ulp at the activations' scale, and the hot loop needs no {@code exp}.
-     */
+    /** The erf GELU in place, in parallel ({@link EncoderOps#gelu}). */
     static void gelu(float[] x) {
-        float[] table = GELU_TABLE;
-        ParallelExecutor.parallelFor(0, x.length, 1 << 14, (i0, i1) -> {
-            for (int i = i0; i < i1; i++) {
-                float v = x[i];
-                if (v >= GELU_RANGE) {
-                    continue;
-                }
-                if (v <= -GELU_RANGE || v != v) {
-                    x[i] = v != v ? v : 0f;
-                    continue;
-                }
-                // The table position in float64: in FP32 it would lose ~1e-3 of a step at |x| near 8.
-                double pos = ((double) v + GELU_RANGE) * GELU_STEPS_PER_UNIT;
-                int k = (int) pos;
-                double frac = pos - k;
-                x[i] = (float) (table[k] + frac * (table[k + 1] - table[k]));
-            }
-        });
+        EncoderOps ops = EncoderOps.INSTANCE;
+        ParallelExecutor.parallelFor(0, x.length, 1 << 13, (i0, i1) -> ops.gelu(x, i0, i1));
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.vramkit.examples.minilm;
 
+import io.vramkit.core.cpu.ParallelExecutor;
 import io.vramkit.quant.Gptq;
 import io.vramkit.quant.QuantFormat;
 import io.vramkit.quant.QuantizedMatmul;
@@ -79,12 +80,8 @@ public final class QuantLinear implements EncoderLinear {
     public void apply(float[] x, int rows, float[] y) {
         QuantizedMatmul.matmul(x, rows, weight, y);
         int out = weight.rows();
-        for (int r = 0; r < rows; r++) {
-            int o = r * out;
-            for (int c = 0; c < out; c++) {
-                y[o + c] += bias[c];
-            }
-        }
+        EncoderOps ops = EncoderOps.INSTANCE;
+        ParallelExecutor.parallelFor(0, rows, 32, (r0, r1) -> ops.addBias(y, r0, r1, out, bias));
     }
 
     @Override

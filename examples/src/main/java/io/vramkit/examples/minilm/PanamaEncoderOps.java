@@ -1,0 +1,155 @@
+package io.vramkit.examples.minilm;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API {@link EncoderOps}. Loaded reflectively by {@link io.vramkit.core.cpu.VectorSupport}; never referenced
+ * by name from code that must run without {@code jdk.incubator.vector}. Tails shorter than a vector run the
+ * {@link ScalarEncoderOps} code. Stateless and thread-safe.
+ *
+ * <p>GELU evaluates {@code erfc(|x|/√2)} with Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7) and a
+ * vector {@code exp}, then {@code GELU(x) = 0.5·x·(2 − erfc)} for {@code x ≥ 0} and {@code 0.5·x·erfc} for
+ * {@code x < 0}, which avoids the cancellation of {@code 1 + erf(x)} for negative {@code x}. LayerNorm accumulates
+ * its mean and variance in FP32 lanes (two passes, the variance around the mean).
+ */
+public final class PanamaEncoderOps implements EncoderOps {
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    private static final ScalarEncoderOps SCALAR = new ScalarEncoderOps();
+
+    /** Creates the vector kernels (stateless). */
+    public PanamaEncoderOps() {
+    }
+
+    @Override
+    public void addBias(float[] y, int r0, int r1, int cols, float[] bias) {
+        int vec = S.loopBound(cols);
+        for (int r = r0; r < r1; r++) {
+            int o = r * cols;
+            int c = 0;
+            for (; c < vec; c += L) {
+                FloatVector.fromArray(S, y, o + c).add(FloatVector.fromArray(S, bias, c)).intoArray(y, o + c);
+            }
+            for (; c < cols; c++) {
+                y[o + c] += bias[c];
+            }
+        }
+    }
+
+    private static final float INV_SQRT2 = 0.70710678118654752f;
+    private static final float AS_P = 0.3275911f;
+    private static final float AS_A1 = 0.254829592f;
+    private static final float AS_A2 = -0.284496736f;
+    private static final float AS_A3 = 1.421413741f;
+    private static final float AS_A4 = -1.453152027f;
+    private static final float AS_A5 = 1.061405429f;
+
+    @Override
+    public void gelu(float[] x, int from, int to) {
+        int i = from;
+        int vec = from + S.loopBound(to - from);
+        for (; i < vec; i += L) {
+            gelu(FloatVector.fromArray(S, x, i)).intoArray(x, i);
+        }
+        SCALAR.gelu(x, i, to);
+    }
+
+    private static FloatVector gelu(FloatVector x) {
+        FloatVector a = x.abs().mul(INV_SQRT2);
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        FloatVector t = one.div(a.fma(FloatVector.broadcast(S, AS_P), one));
+        FloatVector p = FloatVector.broadcast(S, AS_A5);
+        p = p.fma(t, FloatVector.broadcast(S, AS_A4));
+        p = p.fma(t, FloatVector.broadcast(S, AS_A3));
+        p = p.fma(t, FloatVector.broadcast(S, AS_A2));
+        p = p.fma(t, FloatVector.broadcast(S, AS_A1));
+        FloatVector erfc = p.mul(t).mul(exp(a.mul(a).neg()));
+        VectorMask<Float> negative = x.compare(VectorOperators.LT, 0f);
+        FloatVector factor = FloatVector.broadcast(S, 2f).sub(erfc).blend(erfc, negative);
+        FloatVector y = x.mul(0.5f).mul(factor);
+        // Match the scalar kernel's saturation exactly (and keep -Infinity finite): x ≥ 8 → x, x ≤ −8 → 0.
+        y = y.blend(x, x.compare(VectorOperators.GE, ScalarEncoderOps.GELU_RANGE));
+        return y.blend(0f, x.compare(VectorOperators.LE, -ScalarEncoderOps.GELU_RANGE));
+    }
+
+    private static final float EXP_LO = -87.33f;
+    private static final float EXP_HI = 88.72f;
+    private static final float MAGIC = 12582912f;
+    private static final int MAGIC_BITS = Float.floatToRawIntBits(MAGIC);
+
+    /**
+     * {@code e^x} lane-wise, within 2 ulp: Cody-Waite reduction {@code x = n·ln2 + r} and the Cephes {@code expf}
+     * polynomial for {@code e^r}, scaled by {@code 2^n} built in the exponent bits; lanes below {@code -87.33}
+     * give 0. Plain arithmetic, because the SVML-backed {@code VectorOperators.EXP} is not always intrinsified.
+     */
+    private static FloatVector exp(FloatVector x) {
+        VectorMask<Float> tiny = x.compare(VectorOperators.LT, EXP_LO);
+        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
+        // Adding 1.5·2^23 rounds x·log2(e) to the nearest integer n, kept in the low mantissa bits.
+        FloatVector t = xc.fma(FloatVector.broadcast(S, 1.44269504088896341f), FloatVector.broadcast(S, MAGIC));
+        FloatVector nf = t.sub(MAGIC);
+        FloatVector r = nf.fma(FloatVector.broadcast(S, -0.693359375f), xc);
+        r = nf.fma(FloatVector.broadcast(S, 2.12194440e-4f), r);
+        FloatVector p = FloatVector.broadcast(S, 1.9875691500e-4f);
+        p = p.fma(r, FloatVector.broadcast(S, 1.3981999507e-3f));
+        p = p.fma(r, FloatVector.broadcast(S, 8.3334519073e-3f));
+        p = p.fma(r, FloatVector.broadcast(S, 4.1665795894e-2f));
+        p = p.fma(r, FloatVector.broadcast(S, 1.6666665459e-1f));
+        p = p.fma(r, FloatVector.broadcast(S, 5.0000001201e-1f));
+        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
+        IntVector bits = ((IntVector) t.reinterpretAsInts()).sub(MAGIC_BITS - 127).lanewise(VectorOperators.LSHL, 23);
+        return y.mul(bits.reinterpretAsFloats()).blend(0f, tiny);
+    }
+
+    @Override
+    public void addLayerNorm(float[] y, float[] x, int off, int n, float[] gamma, float[] beta, float eps) {
+        if (n < L) {
+            SCALAR.addLayerNorm(y, x, off, n, gamma, beta, eps);
+            return;
+        }
+        int vec = S.loopBound(n);
+        FloatVector acc = FloatVector.zero(S);
+        int c = 0;
+        for (; c < vec; c += L) {
+            FloatVector v = FloatVector.fromArray(S, x, off + c);
+            if (y != null) {
+                v = FloatVector.fromArray(S, y, off + c).add(v);
+                v.intoArray(x, off + c);
+            }
+            acc = acc.add(v);
+        }
+        float tail = 0f;
+        for (; c < n; c++) {
+            if (y != null) {
+                x[off + c] = y[off + c] + x[off + c];
+            }
+            tail += x[off + c];
+        }
+        float mean = (acc.reduceLanes(VectorOperators.ADD) + tail) / n;
+        FloatVector m = FloatVector.broadcast(S, mean);
+        FloatVector sq = FloatVector.zero(S);
+        for (c = 0; c < vec; c += L) {
+            FloatVector d = FloatVector.fromArray(S, x, off + c).sub(m);
+            sq = d.fma(d, sq);
+        }
+        float tailSq = 0f;
+        for (; c < n; c++) {
+            float d = x[off + c] - mean;
+            tailSq += d * d;
+        }
+        double var = ((double) sq.reduceLanes(VectorOperators.ADD) + tailSq) / n;
+        float inv = (float) (1.0 / Math.sqrt(var + eps));
+        for (c = 0; c < vec; c += L) {
+            FloatVector d = FloatVector.fromArray(S, x, off + c).sub(m).mul(inv);
+            d.fma(FloatVector.fromArray(S, gamma, c), FloatVector.fromArray(S, beta, c)).intoArray(x, off + c);
+        }
+        for (; c < n; c++) {
+            x[off + c] = (x[off + c] - mean) * inv * gamma[c] + beta[c];
+        }
+    }
+}
