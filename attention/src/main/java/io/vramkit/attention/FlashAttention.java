@@ -240,6 +240,12 @@ public final class FlashAttention {
         private final float scale;
         private final float softcap;
         private final BlockMask mask;
+        // FP32 heap arrays behind q, k, v and out (null for segment-backed tensors): read and written with vector
+        // loads, stores and gathers instead of one row copy at a time.
+        private final float[] qa;
+        private final float[] ka;
+        private final float[] va;
+        private final float[] oa;
 
         Job(HeadTensor q, HeadTensor k, HeadTensor v, HeadTensor out, int[] cuQ, int[] cuK, AttentionParams p,
             float[] lse, int[] tileSeq, int[] tileStart, int tileQ, int tileK) {
@@ -258,6 +264,10 @@ public final class FlashAttention {
             this.scale = p.scaleFor(q.headDim());
             this.softcap = p.softcap();
             this.mask = p.blockMask();
+            this.qa = q.array();
+            this.ka = k.array();
+            this.va = v.array();
+            this.oa = out.array();
         }
 
         void run(int from, int to, int kvHeads) {
@@ -266,13 +276,14 @@ public final class FlashAttention {
                 w.fill((byte) 0);
                 int[] lo = new int[lay.br];
                 int[] hi = new int[lay.br];
+                int[] rowOffsets = new int[lay.bcP];
                 for (int item = from; item < to; item++) {
-                    tile(w, tileSeq[item / kvHeads], tileStart[item / kvHeads], item % kvHeads, lo, hi);
+                    tile(w, tileSeq[item / kvHeads], tileStart[item / kvHeads], item % kvHeads, lo, hi, rowOffsets);
                 }
             }
         }
 
-        private void tile(MemorySegment w, int b, int r0, int kvh, int[] lo, int[] hi) {
+        private void tile(MemorySegment w, int b, int r0, int kvh, int[] lo, int[] hi, int[] rowOffsets) {
             final Layout y = lay;
             int qs = cuQ[b];
             int lq = cuQ[b + 1] - qs;
@@ -316,7 +327,11 @@ public final class FlashAttention {
                     w.asSlice((qb + (long) rows * dP) * 4L, (long) (y.br4 - rows) * dP * 4L).fill((byte) 0);
                 }
                 for (int i = 0; i < rows; i++) {
-                    q.readRow(ops, qs + r0 + i, h0 + gi, scale, w, qb + i * dP);
+                    if (qa != null) {
+                        ops.loadArray(qa, ((qs + r0 + i) * q.heads() + h0 + gi) * d, scale, w, qb + i * dP, d);
+                    } else {
+                        q.readRow(ops, qs + r0 + i, h0 + gi, scale, w, qb + i * dP);
+                    }
                     w.setAtIndex(ValueLayout.JAVA_FLOAT, y.m + gi * y.br4 + i, Float.NEGATIVE_INFINITY);
                     w.setAtIndex(ValueLayout.JAVA_FLOAT, y.l + gi * y.br4 + i, 0f);
                 }
@@ -333,18 +348,35 @@ public final class FlashAttention {
                     // Scores and softmax run over the valid keys padded to whole vectors, not the full tile: short
                     // sequences (an encoder's 5-60 tokens) would otherwise pay for a mostly empty 64-key tile.
                     int width = TileOps.pad(valid);
-                    for (int j = 0; j < valid; j++) {
-                        k.readRow(ops, ks + k0 + j, kvh, 1f, w, y.tmp);
-                        for (int c = 0; c < d; c++) {
-                            w.setAtIndex(ValueLayout.JAVA_FLOAT, y.kt + c * bcP + j,
-                                    w.getAtIndex(ValueLayout.JAVA_FLOAT, y.tmp + c));
+                    if (ka != null) {
+                        // Key row j of the tile, relative to row 0; past the valid rows, row 0 again (in bounds for
+                        // the gather, masked off).
+                        int stride = k.heads() * d;
+                        for (int j = 0; j < width; j++) {
+                            rowOffsets[j] = j < valid ? j * stride : 0;
                         }
-                        v.readRow(ops, ks + k0 + j, kvh, 1f, w, y.v + j * dP);
+                        ops.loadTransposed(ka, ((ks + k0) * k.heads() + kvh) * d, rowOffsets, valid, d, w, y.kt,
+                                bcP);
+                    } else {
+                        for (int j = 0; j < valid; j++) {
+                            k.readRow(ops, ks + k0 + j, kvh, 1f, w, y.tmp);
+                            for (int c = 0; c < d; c++) {
+                                w.setAtIndex(ValueLayout.JAVA_FLOAT, y.kt + c * bcP + j,
+                                        w.getAtIndex(ValueLayout.JAVA_FLOAT, y.tmp + c));
+                            }
+                        }
+                        if (valid < width) {
+                            for (int c = 0; c < d; c++) {
+                                w.asSlice((y.kt + (long) c * bcP + valid) * 4L, (long) (width - valid) * 4L)
+                                        .fill((byte) 0);
+                            }
+                        }
                     }
-                    if (valid < width) {
-                        for (int c = 0; c < d; c++) {
-                            w.asSlice((y.kt + (long) c * bcP + valid) * 4L, (long) (width - valid) * 4L)
-                                    .fill((byte) 0);
+                    for (int j = 0; j < valid; j++) {
+                        if (va != null) {
+                            ops.loadArray(va, ((ks + k0 + j) * v.heads() + kvh) * d, 1f, w, y.v + j * dP, d);
+                        } else {
+                            v.readRow(ops, ks + k0 + j, kvh, 1f, w, y.v + j * dP);
                         }
                     }
                     boolean full = maxLo <= k0 && minHi >= k0 + valid - 1;
@@ -369,7 +401,11 @@ public final class FlashAttention {
                             lse[h * totalQ + token] = Float.NEGATIVE_INFINITY;
                         }
                     } else {
-                        out.writeRow(token, h, 1f / l, w, y.o + gi * ts + i * dP);
+                        if (oa != null) {
+                            ops.storeArray(w, y.o + gi * ts + i * dP, 1f / l, oa, (token * q.heads() + h) * d, d);
+                        } else {
+                            out.writeRow(token, h, 1f / l, w, y.o + gi * ts + i * dP);
+                        }
                         if (lse != null) {
                             lse[h * totalQ + token] = w.getAtIndex(ValueLayout.JAVA_FLOAT, y.m + gi * y.br4 + i)
                                     + (float) Math.log(l);
@@ -416,7 +452,8 @@ public final class FlashAttention {
             float alpha = mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
             float l = w.getAtIndex(ValueLayout.JAVA_FLOAT, li);
             w.setAtIndex(ValueLayout.JAVA_FLOAT, li, l * alpha + sum);
-            if (alpha != 1f) {
+            // While the row has seen no key (mOld = -Infinity) its output row is still all zeros: nothing to rescale.
+            if (alpha != 1f && mOld != Float.NEGATIVE_INFINITY) {
                 ops.scale(w, y.o + gi * y.tileStride() + i * y.dP, y.dP, alpha);
             }
             w.setAtIndex(ValueLayout.JAVA_FLOAT, mi, mNew);

@@ -8,6 +8,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -319,6 +320,43 @@ public final class PanamaTileOps implements TileOps {
         }
         for (; c < n; c++) {
             w.set(F, (y + c) * 4L, Math.fma(a, at(w, x + c), at(w, y + c)));
+        }
+    }
+
+    @Override
+    public void loadTransposed(float[] src, int off, int[] rowOffsets, int rows, int n, MemorySegment w, int dst,
+                               int ld) {
+        int width = TileOps.pad(rows);
+        for (int j0 = 0; j0 < width; j0 += L) {
+            // One gather per tile row c: lane j reads src[off + rowOffsets[j0 + j] + c]; lanes past the last row
+            // are masked off (not read) and stored as the zero padding.
+            VectorMask<Float> m = S.indexInRange(j0, rows);
+            for (int c = 0; c < n; c++) {
+                FloatVector.fromArray(S, src, off + c, rowOffsets, j0, m)
+                        .intoMemorySegment(w, (dst + (long) c * ld + j0) * 4L, NO);
+            }
+        }
+    }
+
+    @Override
+    public void loadArray(float[] src, int off, float scale, MemorySegment w, int dst, int n) {
+        int c = 0;
+        for (; c + L <= n; c += L) {
+            FloatVector.fromArray(S, src, off + c).mul(scale).intoMemorySegment(w, (dst + (long) c) * 4L, NO);
+        }
+        for (; c < n; c++) {
+            w.set(F, (dst + (long) c) * 4L, src[off + c] * scale);
+        }
+    }
+
+    @Override
+    public void storeArray(MemorySegment w, int src, float factor, float[] dst, int off, int n) {
+        int c = 0;
+        for (; c + L <= n; c += L) {
+            FloatVector.fromMemorySegment(S, w, (src + (long) c) * 4L, NO).mul(factor).intoArray(dst, off + c);
+        }
+        for (; c < n; c++) {
+            dst[off + c] = w.get(F, (src + (long) c) * 4L) * factor;
         }
     }
 

@@ -93,6 +93,35 @@ public final class ScalarTileOps implements TileOps {
     }
 
     @Override
+    public void loadTransposed(float[] src, int off, int[] rowOffsets, int rows, int n, MemorySegment w, int dst,
+                               int ld) {
+        int width = TileOps.pad(rows);
+        for (int c = 0; c < n; c++) {
+            long base = dst + (long) c * ld;
+            for (int j = 0; j < rows; j++) {
+                w.setAtIndex(ValueLayout.JAVA_FLOAT, base + j, src[off + rowOffsets[j] + c]);
+            }
+            for (int j = rows; j < width; j++) {
+                w.setAtIndex(ValueLayout.JAVA_FLOAT, base + j, 0f);
+            }
+        }
+    }
+
+    @Override
+    public void loadArray(float[] src, int off, float scale, MemorySegment w, int dst, int n) {
+        for (int c = 0; c < n; c++) {
+            w.setAtIndex(ValueLayout.JAVA_FLOAT, dst + c, src[off + c] * scale);
+        }
+    }
+
+    @Override
+    public void storeArray(MemorySegment w, int src, float factor, float[] dst, int off, int n) {
+        for (int c = 0; c < n; c++) {
+            dst[off + c] = w.getAtIndex(ValueLayout.JAVA_FLOAT, src + c) * factor;
+        }
+    }
+
+    @Override
     public void load(MemorySegment src, long byteOffset, DType type, float scale, float[] fp8Table, MemorySegment w,
                      int dst, int n) {
         long base = byteOffset / type.byteSize();

@@ -57,6 +57,20 @@ public interface TileOps {
     void axpy(MemorySegment w, float a, int x, int y, int n);
 
     /**
+     * Loads {@code rows} rows of an FP32 heap array into a transposed tile: {@code w[dst + c·ld + j] =
+     * src[off + rowOffsets[j] + c]} for {@code j < rows}, {@code c < n}; the columns {@code rows .. pad(rows)} of the
+     * tile are zeroed. {@code rowOffsets} holds at least {@code pad(rows)} entries, and those past {@code rows} must
+     * also be in bounds for {@code src} (a vector gather may read them; their values are discarded).
+     */
+    void loadTransposed(float[] src, int off, int[] rowOffsets, int rows, int n, MemorySegment w, int dst, int ld);
+
+    /** {@code w[dst + c] = src[off + c] · scale} for {@code c < n}, from an FP32 heap array. */
+    void loadArray(float[] src, int off, float scale, MemorySegment w, int dst, int n);
+
+    /** {@code dst[off + c] = w[src + c] · factor} for {@code c < n}, into an FP32 heap array. */
+    void storeArray(MemorySegment w, int src, float factor, float[] dst, int off, int n);
+
+    /**
      * Converts {@code n} elements of {@code type} read from {@code src} at byte offset {@code byteOffset} to FP32,
      * multiplies them by {@code scale}, and stores them at {@code w[dst ..]}.
      *
