@@ -19,9 +19,8 @@ import java.util.Objects;
  *   <li>{@link #offQ}: queries {@code [kvLocal, groupPad, dimPad]}, already multiplied by the softmax scale;</li>
  *   <li>{@link #offO}: unnormalized outputs, same shape;</li>
  *   <li>{@link #offM}, {@link #offL}: running max and sum {@code [kvLocal · groupPad]};</li>
- *   <li>{@link #offS}: partial score vectors {@code [groupPad, TILE / 4, TILE]}, one per 4 tokens (one KV head at a
- *       time);</li>
- *   <li>{@link #offP}: probabilities {@code [groupPad, TILE]};</li>
+ *   <li>{@link #offS}: per-token score accumulators {@code [groupPad, TILE, TILE]}, folded in place into one score
+ *       vector per head (one KV head at a time);</li>
  *   <li>{@link #offKS}, {@link #offVS}: per-token key and value scales of a tile {@code [TILE]};</li>
  *   <li>{@link #offStageK}, {@link #offStageV}: a tile of K and V rows converted to FP32 {@code [TILE, dimPad]},
  *       for kernels that cannot read the cache in place.</li>
@@ -75,8 +74,6 @@ public final class DecodeProblem {
     public final int offL;
     /** Partial scores. */
     public final int offS;
-    /** Probabilities. */
-    public final int offP;
     /** Key scales of a tile. */
     public final int offKS;
     /** Value scales of a tile. */
@@ -134,8 +131,7 @@ public final class DecodeProblem {
         this.offM = offO + rows * dimPad;
         this.offL = offM + pad16(rows);
         this.offS = offL + pad16(rows);
-        this.offP = offS + groupPad * (TILE / 4) * TILE;
-        this.offKS = offP + groupPad * TILE;
+        this.offKS = offS + groupPad * TILE * TILE;
         this.offVS = offKS + TILE;
         this.offStageK = offVS + TILE;
         this.offStageV = offStageK + TILE * dimPad;

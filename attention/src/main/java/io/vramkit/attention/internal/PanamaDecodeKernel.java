@@ -41,7 +41,6 @@ public final class PanamaDecodeKernel implements DecodeKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED.length() <= DecodeProblem.TILE
             ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
     private static final int L = S.length();
-    private static final int QUADS = L / 4;
     private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, S.vectorShape());
     private static final VectorSpecies<Byte> BS = L >= 8
             ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
@@ -129,6 +128,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         int bs = p.blockSize;
         boolean quant = p.quantized();
         float[] tmp = new float[2 * L];
+        float[] prob = new float[gP * L];
         if (kind == BF16) {
             permute(p, w, p.offQ, kvCount, tmp, true);
             permute(p, w, p.offO, kvCount, tmp, true);
@@ -136,13 +136,13 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         if (kind == STAGED) {
             w.asSlice(p.offStageK * 4L, 2L * DecodeProblem.TILE * dP * 4L).fill((byte) 0);
         }
+        w.asSlice(p.offS * 4L, (long) gP * DecodeProblem.TILE * DecodeProblem.TILE * 4L).fill((byte) 0);
         MemorySegment kSrc = kind == STAGED ? w : p.keys;
         MemorySegment vSrc = kind == STAGED ? w : p.values;
         long[] tok = new long[L];
         int[] blk = new int[L];
         long[] kRows = new long[L];
         long[] vRows = new long[L];
-        VectorMask<Float> all = S.maskAll(true);
         for (int t0 = lo; t0 < hi; t0 += L) {
             int n = Math.min(L, hi - t0);
             for (int j = 0; j < L; j++) {
@@ -152,7 +152,6 @@ public final class PanamaDecodeKernel implements DecodeKernel {
                 blk[j] = b;
                 tok[j] = ((long) b * bs + t % bs) * p.tokenBytes;
             }
-            VectorMask<Float> valid = n == L ? all : S.indexInRange(0, n);
             for (int local = 0; local < kvCount; local++) {
                 int kvh = kv0 + local;
                 if (kind == STAGED) {
@@ -174,16 +173,9 @@ public final class PanamaDecodeKernel implements DecodeKernel {
                 int qRow = p.row(p.offQ, local, 0);
                 for (int hb = 0; hb < gP; hb += 4) {
                     int q = qRow + hb * dP;
-                    for (int quad = 0; quad < QUADS; quad++) {
-                        int s = p.offS + (hb * QUADS + quad) * L;
-                        if (quad * 4 >= n) {
-                            FloatVector z = FloatVector.zero(S);
-                            for (int i = 0; i < 4; i++) {
-                                z.intoMemorySegment(w, (s + i * QUADS * L) * 4L, NO);
-                            }
-                            continue;
-                        }
-                        int j0 = quad * 4;
+                    int step = kind == BF16 ? 2 : 4;
+                    for (int j0 = 0; j0 < n; j0 += step) {
+                        int s = p.offS + (hb * DecodeProblem.TILE + j0) * L;
                         switch (kind) {
                             case BF16 -> scoresBf16(kSrc, kRows, j0, w, q, dP, s);
                             case I8 -> scoresI8(kSrc, kRows, j0, w, q, dP, s);
@@ -191,16 +183,16 @@ public final class PanamaDecodeKernel implements DecodeKernel {
                         }
                     }
                 }
-                softmax(p, w, local, valid, quant);
+                softmax(p, w, local, n, quant, prob);
                 int oRow = p.row(p.offO, local, 0);
                 for (int hb = 0; hb < gP; hb += 4) {
-                    int pr = p.offP + hb * L;
+                    int pr = hb * L;
                     int o = oRow + hb * dP;
                     for (int c = 0; c < dP; c += 4 * L) {
                         switch (kind) {
-                            case BF16 -> valuesBf16(vSrc, vRows, n, w, pr, o + c, dP, c);
-                            case I8 -> valuesI8(vSrc, vRows, n, w, pr, o + c, dP, c);
-                            default -> valuesF32(vSrc, vRows, n, w, pr, o + c, dP, c);
+                            case BF16 -> valuesBf16(vSrc, vRows, n, prob, pr, w, o + c, dP, c);
+                            case I8 -> valuesI8(vSrc, vRows, n, prob, pr, w, o + c, dP, c);
+                            default -> valuesF32(vSrc, vRows, n, prob, pr, w, o + c, dP, c);
                         }
                     }
                 }
@@ -258,22 +250,6 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         }
     }
 
-    /** Folds 4 heads' 4-token accumulators and stores one vector per head at {@code w[s + i·QUADS·L]}. */
-    private static void storeQuad(MemorySegment w, int s, FloatVector a00, FloatVector a01, FloatVector a02,
-                                  FloatVector a03, FloatVector a10, FloatVector a11, FloatVector a12, FloatVector a13,
-                                  FloatVector a20, FloatVector a21, FloatVector a22, FloatVector a23, FloatVector a30,
-                                  FloatVector a31, FloatVector a32, FloatVector a33) {
-        long step = QUADS * L * 4L;
-        long o = s * 4L;
-        fold(fold(a00, a01, SWAP1, BIT1), fold(a02, a03, SWAP1, BIT1), SWAP2, BIT2).intoMemorySegment(w, o, NO);
-        fold(fold(a10, a11, SWAP1, BIT1), fold(a12, a13, SWAP1, BIT1), SWAP2, BIT2)
-                .intoMemorySegment(w, o + step, NO);
-        fold(fold(a20, a21, SWAP1, BIT1), fold(a22, a23, SWAP1, BIT1), SWAP2, BIT2)
-                .intoMemorySegment(w, o + 2 * step, NO);
-        fold(fold(a30, a31, SWAP1, BIT1), fold(a32, a33, SWAP1, BIT1), SWAP2, BIT2)
-                .intoMemorySegment(w, o + 3 * step, NO);
-    }
-
     /** Scores of query rows {@code q .. q+3·dP} against FP32 key rows {@code j0 .. j0+3}. */
     private static void scoresF32(MemorySegment src, long[] rows, int j0, MemorySegment w, int q, int dP, int s) {
         long r0 = rows[j0];
@@ -310,7 +286,25 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             a32 = x.fma(k2, a32);
             a33 = x.fma(k3, a33);
         }
-        storeQuad(w, s, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+        long o = s * 4L;
+        long t = L * 4L;
+        long h = (long) DecodeProblem.TILE * L * 4L;
+        a00.intoMemorySegment(w, o, NO);
+        a01.intoMemorySegment(w, o + t, NO);
+        a02.intoMemorySegment(w, o + 2 * t, NO);
+        a03.intoMemorySegment(w, o + 3 * t, NO);
+        a10.intoMemorySegment(w, o + h, NO);
+        a11.intoMemorySegment(w, o + h + t, NO);
+        a12.intoMemorySegment(w, o + h + 2 * t, NO);
+        a13.intoMemorySegment(w, o + h + 3 * t, NO);
+        a20.intoMemorySegment(w, o + 2 * h, NO);
+        a21.intoMemorySegment(w, o + 2 * h + t, NO);
+        a22.intoMemorySegment(w, o + 2 * h + 2 * t, NO);
+        a23.intoMemorySegment(w, o + 2 * h + 3 * t, NO);
+        a30.intoMemorySegment(w, o + 3 * h, NO);
+        a31.intoMemorySegment(w, o + 3 * h + t, NO);
+        a32.intoMemorySegment(w, o + 3 * h + 2 * t, NO);
+        a33.intoMemorySegment(w, o + 3 * h + 3 * t, NO);
     }
 
     /** As {@link #scoresF32} for INT8 codes (unscaled: the key scale is applied to the score vector). */
@@ -348,125 +342,151 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             a32 = x.fma(k2, a32);
             a33 = x.fma(k3, a33);
         }
-        storeQuad(w, s, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+        long o = s * 4L;
+        long t = L * 4L;
+        long h = (long) DecodeProblem.TILE * L * 4L;
+        a00.intoMemorySegment(w, o, NO);
+        a01.intoMemorySegment(w, o + t, NO);
+        a02.intoMemorySegment(w, o + 2 * t, NO);
+        a03.intoMemorySegment(w, o + 3 * t, NO);
+        a10.intoMemorySegment(w, o + h, NO);
+        a11.intoMemorySegment(w, o + h + t, NO);
+        a12.intoMemorySegment(w, o + h + 2 * t, NO);
+        a13.intoMemorySegment(w, o + h + 3 * t, NO);
+        a20.intoMemorySegment(w, o + 2 * h, NO);
+        a21.intoMemorySegment(w, o + 2 * h + t, NO);
+        a22.intoMemorySegment(w, o + 2 * h + 2 * t, NO);
+        a23.intoMemorySegment(w, o + 2 * h + 3 * t, NO);
+        a30.intoMemorySegment(w, o + 3 * h, NO);
+        a31.intoMemorySegment(w, o + 3 * h + t, NO);
+        a32.intoMemorySegment(w, o + 3 * h + 2 * t, NO);
+        a33.intoMemorySegment(w, o + 3 * h + 3 * t, NO);
     }
 
-    /** As {@link #scoresF32} for BF16 rows, queries permuted to evens-then-odds per {@code 2L} elements. */
+    /**
+     * As {@link #scoresF32} for BF16 rows, 2 tokens ({@code j0}, {@code j0+1}) at a time (4 would exceed C2's
+     * inlining node budget and box the vectors); queries permuted to evens-then-odds per {@code 2L} elements.
+     */
     private static void scoresBf16(MemorySegment src, long[] rows, int j0, MemorySegment w, int q, int dP, int s) {
         long r0 = rows[j0];
         long r1 = rows[j0 + 1];
-        long r2 = rows[j0 + 2];
-        long r3 = rows[j0 + 3];
         FloatVector a00 = FloatVector.zero(S);
-        FloatVector a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        FloatVector a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
         for (int c = 0; c < dP; c += 2 * L) {
             long cb = c * 2L;
             IntVector p0 = IntVector.fromMemorySegment(IS, src, r0 + cb, NO);
             IntVector p1 = IntVector.fromMemorySegment(IS, src, r1 + cb, NO);
-            IntVector p2 = IntVector.fromMemorySegment(IS, src, r2 + cb, NO);
-            IntVector p3 = IntVector.fromMemorySegment(IS, src, r3 + cb, NO);
             FloatVector k0 = even(p0);
             FloatVector k1 = even(p1);
-            FloatVector k2 = even(p2);
-            FloatVector k3 = even(p3);
             FloatVector x = ld(w, q + c);
             a00 = x.fma(k0, a00);
             a01 = x.fma(k1, a01);
-            a02 = x.fma(k2, a02);
-            a03 = x.fma(k3, a03);
             x = ld(w, q + dP + c);
             a10 = x.fma(k0, a10);
             a11 = x.fma(k1, a11);
-            a12 = x.fma(k2, a12);
-            a13 = x.fma(k3, a13);
             x = ld(w, q + 2 * dP + c);
             a20 = x.fma(k0, a20);
             a21 = x.fma(k1, a21);
-            a22 = x.fma(k2, a22);
-            a23 = x.fma(k3, a23);
             x = ld(w, q + 3 * dP + c);
             a30 = x.fma(k0, a30);
             a31 = x.fma(k1, a31);
-            a32 = x.fma(k2, a32);
-            a33 = x.fma(k3, a33);
             k0 = odd(p0);
             k1 = odd(p1);
-            k2 = odd(p2);
-            k3 = odd(p3);
             x = ld(w, q + c + L);
             a00 = x.fma(k0, a00);
             a01 = x.fma(k1, a01);
-            a02 = x.fma(k2, a02);
-            a03 = x.fma(k3, a03);
             x = ld(w, q + dP + c + L);
             a10 = x.fma(k0, a10);
             a11 = x.fma(k1, a11);
-            a12 = x.fma(k2, a12);
-            a13 = x.fma(k3, a13);
             x = ld(w, q + 2 * dP + c + L);
             a20 = x.fma(k0, a20);
             a21 = x.fma(k1, a21);
-            a22 = x.fma(k2, a22);
-            a23 = x.fma(k3, a23);
             x = ld(w, q + 3 * dP + c + L);
             a30 = x.fma(k0, a30);
             a31 = x.fma(k1, a31);
-            a32 = x.fma(k2, a32);
-            a33 = x.fma(k3, a33);
         }
-        storeQuad(w, s, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+        long o = s * 4L;
+        long t = L * 4L;
+        long h = (long) DecodeProblem.TILE * L * 4L;
+        a00.intoMemorySegment(w, o, NO);
+        a01.intoMemorySegment(w, o + t, NO);
+        a10.intoMemorySegment(w, o + h, NO);
+        a11.intoMemorySegment(w, o + h + t, NO);
+        a20.intoMemorySegment(w, o + 2 * h, NO);
+        a21.intoMemorySegment(w, o + 2 * h + t, NO);
+        a30.intoMemorySegment(w, o + 3 * h, NO);
+        a31.intoMemorySegment(w, o + 3 * h + t, NO);
     }
 
     /**
-     * Online-softmax update of local KV head {@code local}'s query rows from the tile's partial scores: folds the
-     * 4-token vectors into one score vector per head, applies key scale, softcap and the tail mask, updates
+     * Folds the tile's {@code L} per-token accumulator vectors at {@code w[s0 + j·L]} in place into one vector at
+     * {@code w[s0]} whose lane {@code j} is token {@code j}'s dot product.
+     */
+    private static void foldTile(MemorySegment w, int s0) {
+        for (int k = 1; k < L; k <<= 1) {
+            VectorShuffle<Float> swap = k == 1 ? SWAP1 : k == 2 ? SWAP2 : k == 4 ? SWAP4 : SWAP8;
+            VectorMask<Float> bit = k == 1 ? BIT1 : k == 2 ? BIT2 : k == 4 ? BIT4 : BIT8;
+            int vectors = L / k;
+            for (int j = 0; j < vectors; j += 2) {
+                fold(ld(w, s0 + j * L), ld(w, s0 + (j + 1) * L), swap, bit)
+                        .intoMemorySegment(w, (s0 + j / 2 * L) * 4L, NO);
+            }
+        }
+    }
+
+    /** {@code c·tanh(s/c)} on the score vector at {@code w[s0]}, with {@code tanh(y) = 1 - 2/(e^{2y} + 1)}. */
+    private static void softcap(MemorySegment w, int s0, float cap) {
+        FloatVector e2 = exp(ld(w, s0).mul(2f / cap));
+        FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(e2.add(1f))).mul(cap)
+                .intoMemorySegment(w, s0 * 4L, NO);
+    }
+
+    /**
+     * Online-softmax update of local KV head {@code local}'s query rows from the tile's score accumulators: folds
+     * them into one score vector per head, applies key scale, softcap and the tail mask, updates
      * {@code M} and {@code L}, rescales {@code O} when the max moved, and writes the probabilities (times the value
      * scales) to {@code P}.
      */
-    private static void softmax(DecodeProblem p, MemorySegment w, int local, VectorMask<Float> valid,
-                                boolean quant) {
+    private static void softmax(DecodeProblem p, MemorySegment w, int local, int n, boolean quant, float[] prob) {
+        VectorMask<Float> valid = S.indexInRange(0, n);
         FloatVector ks = quant ? ld(w, p.offKS) : null;
         FloatVector vs = quant ? ld(w, p.offVS) : null;
         FloatVector negInf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         float cap = p.softcap;
         for (int i = 0; i < p.groupPad; i++) {
-            int s0 = p.offS + i * QUADS * L;
-            FloatVector sv = switch (QUADS) {
-                case 4 -> fold(fold(ld(w, s0), ld(w, s0 + L), SWAP4, BIT4),
-                        fold(ld(w, s0 + 2 * L), ld(w, s0 + 3 * L), SWAP4, BIT4), SWAP8, BIT8);
-                case 2 -> fold(ld(w, s0), ld(w, s0 + L), SWAP4, BIT4);
-                default -> ld(w, s0);
-            };
+            int s0 = p.offS + i * DecodeProblem.TILE * L;
+            foldTile(w, s0);
             if (quant) {
-                sv = sv.mul(ks);
+                ld(w, s0).mul(ks).intoMemorySegment(w, s0 * 4L, NO);
             }
             if (cap > 0f) {
-                // c·tanh(s/c) with tanh(y) = 1 - 2/(e^{2y} + 1), which saturates cleanly at ±1.
-                FloatVector e2 = exp(sv.mul(2f / cap));
-                sv = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(e2.add(1f))).mul(cap);
+                softcap(w, s0, cap);
             }
+            FloatVector sv = ld(w, s0);
             sv = negInf.blend(sv, valid);
             int r = local * p.groupPad + i;
             float mOld = w.getAtIndex(F, p.offM + r);
             float mNew = Math.max(mOld, sv.reduceLanes(VectorOperators.MAX));
-            int pi = p.offP + i * L;
             if (mNew == Float.NEGATIVE_INFINITY) {
-                FloatVector.zero(S).intoMemorySegment(w, pi * 4L, NO);
+                FloatVector.zero(S).intoArray(prob, i * L);
                 continue;
             }
             FloatVector e = exp(sv.sub(mNew));
             float sum = e.reduceLanes(VectorOperators.ADD);
-            float alpha = mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
+            float alpha = mOld == mNew ? 1f : mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
             w.setAtIndex(F, p.offL + r, w.getAtIndex(F, p.offL + r) * alpha + sum);
             w.setAtIndex(F, p.offM + r, mNew);
             if (alpha != 1f) {
-                int o = p.row(p.offO, local, i);
-                for (int c = 0; c < p.dimPad; c += L) {
-                    ld(w, o + c).mul(alpha).intoMemorySegment(w, (o + c) * 4L, NO);
-                }
+                scaleRow(w, p.row(p.offO, local, i), p.dimPad, alpha);
             }
-            (quant ? e.mul(vs) : e).intoMemorySegment(w, pi * 4L, NO);
+            (quant ? e.mul(vs) : e).intoArray(prob, i * L);
+        }
+    }
+
+    /** Multiplies {@code w[o .. o+n)} by {@code f}; {@code n} is a multiple of {@code L}. */
+    private static void scaleRow(MemorySegment w, int o, int n, float f) {
+        for (int c = 0; c < n; c += L) {
+            ld(w, o + c).mul(f).intoMemorySegment(w, (o + c) * 4L, NO);
         }
     }
 
@@ -474,7 +494,8 @@ public final class PanamaDecodeKernel implements DecodeKernel {
      * Adds {@code Σ_j P[i][j] · V_j[c .. c+4L)} to the output rows of 4 query heads ({@code o}, rows {@code dP}
      * apart; probabilities at {@code pr + i·L}) over FP32 value rows {@code j < n}.
      */
-    private static void valuesF32(MemorySegment src, long[] rows, int n, MemorySegment w, int pr, int o, int dP,
+    private static void valuesF32(MemorySegment src, long[] rows, int n, float[] prob, int pr, MemorySegment w, int o,
+                                  int dP,
                                   int c) {
         FloatVector b00 = ld(w, o), b01 = ld(w, o + L), b02 = ld(w, o + 2 * L), b03 = ld(w, o + 3 * L);
         FloatVector b10 = ld(w, o + dP), b11 = ld(w, o + dP + L);
@@ -490,32 +511,51 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             FloatVector v1 = FloatVector.fromMemorySegment(S, src, r + L * 4L, NO);
             FloatVector v2 = FloatVector.fromMemorySegment(S, src, r + 2 * L * 4L, NO);
             FloatVector v3 = FloatVector.fromMemorySegment(S, src, r + 3 * L * 4L, NO);
-            FloatVector e = FloatVector.broadcast(S, w.getAtIndex(F, pr + j));
+            FloatVector e = FloatVector.broadcast(S, prob[pr + j]);
             b00 = e.fma(v0, b00);
             b01 = e.fma(v1, b01);
             b02 = e.fma(v2, b02);
             b03 = e.fma(v3, b03);
-            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + L + j));
+            e = FloatVector.broadcast(S, prob[pr + L + j]);
             b10 = e.fma(v0, b10);
             b11 = e.fma(v1, b11);
             b12 = e.fma(v2, b12);
             b13 = e.fma(v3, b13);
-            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 2 * L + j));
+            e = FloatVector.broadcast(S, prob[pr + 2 * L + j]);
             b20 = e.fma(v0, b20);
             b21 = e.fma(v1, b21);
             b22 = e.fma(v2, b22);
             b23 = e.fma(v3, b23);
-            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 3 * L + j));
+            e = FloatVector.broadcast(S, prob[pr + 3 * L + j]);
             b30 = e.fma(v0, b30);
             b31 = e.fma(v1, b31);
             b32 = e.fma(v2, b32);
             b33 = e.fma(v3, b33);
         }
-        store4x4(w, o, dP, b00, b01, b02, b03, b10, b11, b12, b13, b20, b21, b22, b23, b30, b31, b32, b33);
+        long base = o * 4L;
+        long row = dP * 4L;
+        long v = L * 4L;
+        b00.intoMemorySegment(w, base, NO);
+        b01.intoMemorySegment(w, base + v, NO);
+        b02.intoMemorySegment(w, base + 2 * v, NO);
+        b03.intoMemorySegment(w, base + 3 * v, NO);
+        b10.intoMemorySegment(w, base + row, NO);
+        b11.intoMemorySegment(w, base + row + v, NO);
+        b12.intoMemorySegment(w, base + row + 2 * v, NO);
+        b13.intoMemorySegment(w, base + row + 3 * v, NO);
+        b20.intoMemorySegment(w, base + 2 * row, NO);
+        b21.intoMemorySegment(w, base + 2 * row + v, NO);
+        b22.intoMemorySegment(w, base + 2 * row + 2 * v, NO);
+        b23.intoMemorySegment(w, base + 2 * row + 3 * v, NO);
+        b30.intoMemorySegment(w, base + 3 * row, NO);
+        b31.intoMemorySegment(w, base + 3 * row + v, NO);
+        b32.intoMemorySegment(w, base + 3 * row + 2 * v, NO);
+        b33.intoMemorySegment(w, base + 3 * row + 3 * v, NO);
     }
 
     /** As {@link #valuesF32} for INT8 codes (the value scale is already in the probabilities). */
-    private static void valuesI8(MemorySegment src, long[] rows, int n, MemorySegment w, int pr, int o, int dP,
+    private static void valuesI8(MemorySegment src, long[] rows, int n, float[] prob, int pr, MemorySegment w, int o,
+                                  int dP,
                                  int c) {
         FloatVector b00 = ld(w, o), b01 = ld(w, o + L), b02 = ld(w, o + 2 * L), b03 = ld(w, o + 3 * L);
         FloatVector b10 = ld(w, o + dP), b11 = ld(w, o + dP + L);
@@ -530,32 +570,51 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             FloatVector v1 = i8(src, r + L);
             FloatVector v2 = i8(src, r + 2 * L);
             FloatVector v3 = i8(src, r + 3 * L);
-            FloatVector e = FloatVector.broadcast(S, w.getAtIndex(F, pr + j));
+            FloatVector e = FloatVector.broadcast(S, prob[pr + j]);
             b00 = e.fma(v0, b00);
             b01 = e.fma(v1, b01);
             b02 = e.fma(v2, b02);
             b03 = e.fma(v3, b03);
-            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + L + j));
+            e = FloatVector.broadcast(S, prob[pr + L + j]);
             b10 = e.fma(v0, b10);
             b11 = e.fma(v1, b11);
             b12 = e.fma(v2, b12);
             b13 = e.fma(v3, b13);
-            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 2 * L + j));
+            e = FloatVector.broadcast(S, prob[pr + 2 * L + j]);
             b20 = e.fma(v0, b20);
             b21 = e.fma(v1, b21);
             b22 = e.fma(v2, b22);
             b23 = e.fma(v3, b23);
-            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 3 * L + j));
+            e = FloatVector.broadcast(S, prob[pr + 3 * L + j]);
             b30 = e.fma(v0, b30);
             b31 = e.fma(v1, b31);
             b32 = e.fma(v2, b32);
             b33 = e.fma(v3, b33);
         }
-        store4x4(w, o, dP, b00, b01, b02, b03, b10, b11, b12, b13, b20, b21, b22, b23, b30, b31, b32, b33);
+        long base = o * 4L;
+        long row = dP * 4L;
+        long v = L * 4L;
+        b00.intoMemorySegment(w, base, NO);
+        b01.intoMemorySegment(w, base + v, NO);
+        b02.intoMemorySegment(w, base + 2 * v, NO);
+        b03.intoMemorySegment(w, base + 3 * v, NO);
+        b10.intoMemorySegment(w, base + row, NO);
+        b11.intoMemorySegment(w, base + row + v, NO);
+        b12.intoMemorySegment(w, base + row + 2 * v, NO);
+        b13.intoMemorySegment(w, base + row + 3 * v, NO);
+        b20.intoMemorySegment(w, base + 2 * row, NO);
+        b21.intoMemorySegment(w, base + 2 * row + v, NO);
+        b22.intoMemorySegment(w, base + 2 * row + 2 * v, NO);
+        b23.intoMemorySegment(w, base + 2 * row + 3 * v, NO);
+        b30.intoMemorySegment(w, base + 3 * row, NO);
+        b31.intoMemorySegment(w, base + 3 * row + v, NO);
+        b32.intoMemorySegment(w, base + 3 * row + 2 * v, NO);
+        b33.intoMemorySegment(w, base + 3 * row + 3 * v, NO);
     }
 
     /** As {@link #valuesF32} for BF16 rows; outputs permuted to evens-then-odds per {@code 2L} elements. */
-    private static void valuesBf16(MemorySegment src, long[] rows, int n, MemorySegment w, int pr, int o, int dP,
+    private static void valuesBf16(MemorySegment src, long[] rows, int n, float[] prob, int pr, MemorySegment w, int o,
+                                  int dP,
                                    int c) {
         FloatVector b00 = ld(w, o), b01 = ld(w, o + L), b02 = ld(w, o + 2 * L), b03 = ld(w, o + 3 * L);
         FloatVector b10 = ld(w, o + dP), b11 = ld(w, o + dP + L);
@@ -573,34 +632,27 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             FloatVector v1 = odd(x0);
             FloatVector v2 = even(x1);
             FloatVector v3 = odd(x1);
-            FloatVector e = FloatVector.broadcast(S, w.getAtIndex(F, pr + j));
+            FloatVector e = FloatVector.broadcast(S, prob[pr + j]);
             b00 = e.fma(v0, b00);
             b01 = e.fma(v1, b01);
             b02 = e.fma(v2, b02);
             b03 = e.fma(v3, b03);
-            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + L + j));
+            e = FloatVector.broadcast(S, prob[pr + L + j]);
             b10 = e.fma(v0, b10);
             b11 = e.fma(v1, b11);
             b12 = e.fma(v2, b12);
             b13 = e.fma(v3, b13);
-            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 2 * L + j));
+            e = FloatVector.broadcast(S, prob[pr + 2 * L + j]);
             b20 = e.fma(v0, b20);
             b21 = e.fma(v1, b21);
             b22 = e.fma(v2, b22);
             b23 = e.fma(v3, b23);
-            e = FloatVector.broadcast(S, w.getAtIndex(F, pr + 3 * L + j));
+            e = FloatVector.broadcast(S, prob[pr + 3 * L + j]);
             b30 = e.fma(v0, b30);
             b31 = e.fma(v1, b31);
             b32 = e.fma(v2, b32);
             b33 = e.fma(v3, b33);
         }
-        store4x4(w, o, dP, b00, b01, b02, b03, b10, b11, b12, b13, b20, b21, b22, b23, b30, b31, b32, b33);
-    }
-
-    private static void store4x4(MemorySegment w, int o, int dP, FloatVector b00, FloatVector b01, FloatVector b02,
-                                 FloatVector b03, FloatVector b10, FloatVector b11, FloatVector b12, FloatVector b13,
-                                 FloatVector b20, FloatVector b21, FloatVector b22, FloatVector b23, FloatVector b30,
-                                 FloatVector b31, FloatVector b32, FloatVector b33) {
         long base = o * 4L;
         long row = dP * 4L;
         long v = L * 4L;
