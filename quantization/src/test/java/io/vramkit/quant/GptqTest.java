@@ -150,6 +150,36 @@ class GptqTest {
     }
 
     @Test
+    void dampingIsRelativeToTheHessianDiagonalAndValidated() {
+        int cols = 64;
+        // More rows than one FP32 GEMM block of the Hessian (2048), so the blocked double accumulation is exercised.
+        int n = 4500;
+        float[] x = activations(n, cols, 12);
+        double meanDiag = 0;
+        for (int i = 0; i < cols; i++) {
+            double d = 0;
+            for (int r = 0; r < n; r++) {
+                d += (double) x[r * cols + i] * x[r * cols + i];
+            }
+            meanDiag += 2.0 * d / n;
+        }
+        meanDiag /= cols;
+        for (double damping : new double[] {0.01, 0.1, 1.0}) {
+            Gptq.Calibration c = Gptq.calibrate("x", x, n, cols, true, damping);
+            assertEquals(damping * meanDiag, c.damping(), 1e-5 * damping * meanDiag, "damping " + damping);
+            assertEquals(n, c.samples());
+            assertTrue(c.actOrder());
+        }
+        assertEquals(Gptq.DAMPING * meanDiag, Gptq.calibrate("x", x, n, cols).damping(), 1e-5 * meanDiag);
+        for (double bad : new double[] {0, -0.1, Double.NaN, Double.POSITIVE_INFINITY, 1e4}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Gptq.calibrate("lay", x, n, cols, false, bad));
+            assertTrue(e.getMessage().contains("damping") && e.getMessage().contains(String.valueOf(bad))
+                    && e.getMessage().contains("lay"), e.getMessage());
+        }
+    }
+
+    @Test
     void rankDeficientAndDeadCalibrationIsHandledByDampening() {
         int rows = 16;
         int cols = 64;
