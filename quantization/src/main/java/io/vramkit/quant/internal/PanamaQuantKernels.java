@@ -569,8 +569,9 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
 
     /**
      * Fused batch-1 GEMV for INT4 (both kinds) and NF4 on activations rearranged into nibble planes
-     * ({@link #nibblePlanes}): per row, the scales (and zero-points) are decoded once, then {@link #rowLut} or
-     * {@link #rowAsym} runs over the codes.
+     * ({@link #nibblePlanes}), by {@link #rowsLut} or {@link #rowsAsym}. Those hold the whole row loop, so they are
+     * called once per chunk of rows and compiled on their own: inlined into a caller that also holds the other
+     * formats' kernels, the Vector API code could outgrow the JIT's inlining budget and fall back to boxed vectors.
      */
     private void gemv4(QuantizedTensor t, MemorySegment codes, float[] x, float[] y, int r0, int r1) {
         int cols = t.cols();
@@ -581,20 +582,14 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
         nibblePlanes(x, cols, xq);
         // padded by L: a block's scale vector is L floats loaded from the block's first group
         float[] sc = new float[gpr + L];
-        float[] zc = new float[gpr + L];
         int[] lanes = new int[L];
         for (int i = 0; i < L; i++) {
             lanes[i] = g >= 8 * L ? 0 : 8 * i / g;
         }
-        IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
-        IntVector lut = IntVector.fromArray(I, scheme == QuantFormat.Scheme.NF4 ? NF4_BITS
-                : scheme == QuantFormat.Scheme.INT4_SYM ? INT4_SYM_BITS : INT4_BITS, 0);
-        for (int r = r0; r < r1; r++) {
-            rowScales(t, r, gpr, sc, zc);
-            long rowOff = (long) r * (cols / 2);
-            y[r] = scheme == QuantFormat.Scheme.INT4_ASYM
-                    ? rowAsym(codes, rowOff, xq, sc, zc, g, cols, laneGroup, lut)
-                    : rowLut(codes, rowOff, xq, sc, g, cols, laneGroup, lut);
+        if (scheme == QuantFormat.Scheme.INT4_ASYM) {
+            rowsAsym(t, codes, xq, lanes, sc, new float[gpr + L], y, r0, r1);
+        } else {
+            rowsLut(t, codes, xq, lanes, scheme == QuantFormat.Scheme.NF4 ? NF4_BITS : INT4_SYM_BITS, sc, y, r0, r1);
         }
     }
 
@@ -644,54 +639,77 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     }
 
     /**
-     * {@code Σ_g s_g Σ_{c∈g} lut[u_c]·x_c} over one row of codes {@code u} (INT4 symmetric: {@code lut[u] = u − 8};
-     * NF4: the codebook). One 64-byte load per 128 columns feeds eight decode-FMA steps on two chains that restart
-     * every block, so the only loop-carried dependency is one FMA per block.
+     * {@code y[r] = Σ_g s_g Σ_{c∈g} lut[u_c]·x_c} for rows {@code [r0, r1)} with codes {@code u} (INT4 symmetric:
+     * {@code lut[u] = u − 8}; NF4: the codebook). Per row, one 64-byte load per 128 columns feeds eight decode-FMA
+     * steps on two chains that restart every block, so the only loop-carried dependency is one FMA per block.
+     *
+     * @param lanes   the group of each lane within a block, relative to the block's first group
+     * @param lutBits the 16 codebook values as float bits
+     * @param sc      scratch for one row's scales, {@code groupsPerRow + L} floats
      */
-    private static float rowLut(MemorySegment codes, long rowOff, float[] xq, float[] sc, int g, int cols,
-                                IntVector laneGroup, IntVector lut) {
-        FloatVector total = FloatVector.zero(F);
-        for (int c = 0; c < cols; c += 8 * L) {
-            IntVector v = IntVector.fromMemorySegment(I, codes, rowOff + c / 2, LE);
-            FloatVector p = v.selectFrom(lut).reinterpretAsFloats().mul(FloatVector.fromArray(F, xq, c));
-            FloatVector q = plane(v, 1, lut).mul(FloatVector.fromArray(F, xq, c + L));
-            p = plane(v, 2, lut).fma(FloatVector.fromArray(F, xq, c + 2 * L), p);
-            q = plane(v, 3, lut).fma(FloatVector.fromArray(F, xq, c + 3 * L), q);
-            p = plane(v, 4, lut).fma(FloatVector.fromArray(F, xq, c + 4 * L), p);
-            q = plane(v, 5, lut).fma(FloatVector.fromArray(F, xq, c + 5 * L), q);
-            p = plane(v, 6, lut).fma(FloatVector.fromArray(F, xq, c + 6 * L), p);
-            q = plane(v, 7, lut).fma(FloatVector.fromArray(F, xq, c + 7 * L), q);
-            total = p.add(q).fma(blockValues(sc, c, g, laneGroup), total);
+    private static void rowsLut(QuantizedTensor t, MemorySegment codes, float[] xq, int[] lanes, int[] lutBits,
+                                float[] sc, float[] y, int r0, int r1) {
+        IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
+        IntVector lut = IntVector.fromArray(I, lutBits, 0);
+        int cols = t.cols();
+        int gpr = t.groupsPerRow();
+        int g = cols / gpr;
+        for (int r = r0; r < r1; r++) {
+            rowScales(t, r, gpr, sc, null);
+            long rowOff = (long) r * (cols / 2);
+            FloatVector total = FloatVector.zero(F);
+            for (int c = 0; c < cols; c += 8 * L) {
+                IntVector v = IntVector.fromMemorySegment(I, codes, rowOff + c / 2, LE);
+                FloatVector p = v.selectFrom(lut).reinterpretAsFloats().mul(FloatVector.fromArray(F, xq, c));
+                FloatVector q = plane(v, 1, lut).mul(FloatVector.fromArray(F, xq, c + L));
+                // a loop, not eight copies: the JIT parses the body once (staying under its inlining node budget,
+                // past which vectors are boxed) and unrolls it afterwards
+                for (int k = 2; k < 8; k += 2) {
+                    p = plane(v, k, lut).fma(FloatVector.fromArray(F, xq, c + k * L), p);
+                    q = plane(v, k + 1, lut).fma(FloatVector.fromArray(F, xq, c + (k + 1) * L), q);
+                }
+                total = p.add(q).fma(blockValues(sc, c, g, laneGroup), total);
+            }
+            y[r] = total.reduceLanes(VectorOperators.ADD);
         }
-        return total.reduceLanes(VectorOperators.ADD);
     }
 
     /**
-     * {@link #rowLut} for INT4 asymmetric: {@code Σ_g s_g Σ_{c∈g} (u_c − z_g)·x_c}, the zero-point subtracted from
-     * each decoded nibble (not folded into {@code Σ x}, which would cancel badly when one activation dominates).
+     * {@link #rowsLut} for INT4 asymmetric: {@code y[r] = Σ_g s_g Σ_{c∈g} (u_c − z_g)·x_c}, the zero-point
+     * subtracted from each decoded nibble (not folded into {@code Σ x}, which would cancel badly when one activation
+     * dominates).
+     *
+     * @param zc scratch for one row's zero-points, {@code groupsPerRow + L} floats
      */
-    private static float rowAsym(MemorySegment codes, long rowOff, float[] xq, float[] sc, float[] zc, int g,
-                                 int cols, IntVector laneGroup, IntVector lut) {
-        FloatVector total = FloatVector.zero(F);
-        for (int c = 0; c < cols; c += 8 * L) {
-            IntVector v = IntVector.fromMemorySegment(I, codes, rowOff + c / 2, LE);
-            FloatVector z = blockValues(zc, c, g, laneGroup);
-            FloatVector p = v.selectFrom(lut).reinterpretAsFloats().sub(z).mul(FloatVector.fromArray(F, xq, c));
-            FloatVector q = plane(v, 1, lut).sub(z).mul(FloatVector.fromArray(F, xq, c + L));
-            p = plane(v, 2, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 2 * L), p);
-            q = plane(v, 3, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 3 * L), q);
-            p = plane(v, 4, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 4 * L), p);
-            q = plane(v, 5, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 5 * L), q);
-            p = plane(v, 6, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 6 * L), p);
-            q = plane(v, 7, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + 7 * L), q);
-            total = p.add(q).fma(blockValues(sc, c, g, laneGroup), total);
+    private static void rowsAsym(QuantizedTensor t, MemorySegment codes, float[] xq, int[] lanes, float[] sc,
+                                 float[] zc, float[] y, int r0, int r1) {
+        IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
+        IntVector lut = IntVector.fromArray(I, INT4_BITS, 0);
+        int cols = t.cols();
+        int gpr = t.groupsPerRow();
+        int g = cols / gpr;
+        for (int r = r0; r < r1; r++) {
+            rowScales(t, r, gpr, sc, zc);
+            long rowOff = (long) r * (cols / 2);
+            FloatVector total = FloatVector.zero(F);
+            for (int c = 0; c < cols; c += 8 * L) {
+                IntVector v = IntVector.fromMemorySegment(I, codes, rowOff + c / 2, LE);
+                FloatVector z = blockValues(zc, c, g, laneGroup);
+                FloatVector p = v.selectFrom(lut).reinterpretAsFloats().sub(z).mul(FloatVector.fromArray(F, xq, c));
+                FloatVector q = plane(v, 1, lut).sub(z).mul(FloatVector.fromArray(F, xq, c + L));
+                for (int k = 2; k < 8; k += 2) {
+                    p = plane(v, k, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + k * L), p);
+                    q = plane(v, k + 1, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + (k + 1) * L), q);
+                }
+                total = p.add(q).fma(blockValues(sc, c, g, laneGroup), total);
+            }
+            y[r] = total.reduceLanes(VectorOperators.ADD);
         }
-        return total.reduceLanes(VectorOperators.ADD);
     }
 
     /**
      * The effective scales of row {@code r} into {@code sc[0, gpr)} and, for INT4 asymmetric only, its zero-points
-     * as floats into {@code zc[0, gpr)}.
+     * as floats into {@code zc[0, gpr)} ({@code zc} may be {@code null} for the other formats).
      */
     private static void rowScales(QuantizedTensor t, int r, int gpr, float[] sc, float[] zc) {
         long base = (long) r * gpr;
