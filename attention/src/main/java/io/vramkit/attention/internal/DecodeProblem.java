@@ -19,11 +19,11 @@ import java.util.Objects;
  *   <li>{@link #offQ}: queries {@code [kvLocal, groupPad, dimPad]}, already multiplied by the softmax scale;</li>
  *   <li>{@link #offO}: unnormalized outputs, same shape;</li>
  *   <li>{@link #offM}, {@link #offL}: running max and sum {@code [kvLocal · groupPad]};</li>
- *   <li>{@link #offS}: per-token score accumulators {@code [groupPad, TILE, TILE]}, folded in place into one score
- *       vector per head (one KV head at a time);</li>
- *   <li>{@link #offKS}, {@link #offVS}: per-token key and value scales of a tile {@code [TILE]};</li>
- *   <li>{@link #offStageK}, {@link #offStageV}: a tile of K and V rows converted to FP32 {@code [TILE, dimPad]},
- *       for kernels that cannot read the cache in place.</li>
+ *   <li>{@link #offS}: per-token score accumulators {@code [kvLocal, groupPad, TILE, TILE]}, folded in place into
+ *       one score vector per query head;</li>
+ *   <li>{@link #offKS}, {@link #offVS}: per-token key and value scales of a tile {@code [kvLocal, TILE]};</li>
+ *   <li>{@link #offStageK}, {@link #offStageV}: a tile of K and V rows converted to FP32
+ *       {@code [kvLocal, TILE, dimPad]}, for kernels that cannot read the cache in place.</li>
  * </ul>
  * Immutable and thread-safe; the scratch itself belongs to one worker at a time.
  */
@@ -131,11 +131,11 @@ public final class DecodeProblem {
         this.offM = offO + rows * dimPad;
         this.offL = offM + pad16(rows);
         this.offS = offL + pad16(rows);
-        this.offKS = offS + groupPad * TILE * TILE;
-        this.offVS = offKS + TILE;
-        this.offStageK = offVS + TILE;
-        this.offStageV = offStageK + TILE * dimPad;
-        this.floats = offStageV + TILE * dimPad;
+        this.offKS = offS + rows * TILE * TILE;
+        this.offVS = offKS + kvLocal * TILE;
+        this.offStageK = offVS + kvLocal * TILE;
+        this.offStageV = offStageK + kvLocal * TILE * dimPad;
+        this.floats = offStageV + kvLocal * TILE * dimPad;
     }
 
     private static int pad16(int n) {

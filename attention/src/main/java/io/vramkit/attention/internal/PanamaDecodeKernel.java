@@ -126,23 +126,26 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         int gP = p.groupPad;
         int dP = p.dimPad;
         int bs = p.blockSize;
+        int tile = DecodeProblem.TILE;
         boolean quant = p.quantized();
         float[] tmp = new float[2 * L];
-        float[] prob = new float[gP * L];
+        float[] prob = new float[kvCount * gP * L];
         if (kind == BF16) {
             permute(p, w, p.offQ, kvCount, tmp, true);
             permute(p, w, p.offO, kvCount, tmp, true);
         }
         if (kind == STAGED) {
-            w.asSlice(p.offStageK * 4L, 2L * DecodeProblem.TILE * dP * 4L).fill((byte) 0);
+            w.asSlice(p.offStageK * 4L, 2L * p.kvLocal * tile * dP * 4L).fill((byte) 0);
         }
-        w.asSlice(p.offS * 4L, (long) gP * DecodeProblem.TILE * DecodeProblem.TILE * 4L).fill((byte) 0);
+        w.asSlice(p.offS * 4L, (long) kvCount * gP * tile * tile * 4L).fill((byte) 0);
         MemorySegment kSrc = kind == STAGED ? w : p.keys;
         MemorySegment vSrc = kind == STAGED ? w : p.values;
         long[] tok = new long[L];
         int[] blk = new int[L];
-        long[] kRows = new long[L];
-        long[] vRows = new long[L];
+        // Row byte offsets [kvCount, L]: the K and V rows of local KV head l, token j, at index l·L + j.
+        long[] kRows = new long[kvCount * L];
+        long[] vRows = new long[kvCount * L];
+        int step = kind == BF16 ? 2 : 4;
         for (int t0 = lo; t0 < hi; t0 += L) {
             int n = Math.min(L, hi - t0);
             for (int j = 0; j < L; j++) {
@@ -155,44 +158,57 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             for (int local = 0; local < kvCount; local++) {
                 int kvh = kv0 + local;
                 if (kind == STAGED) {
-                    stage(p, w, tok, n, kvh, kRows, vRows);
+                    stage(p, w, tok, n, kvh, local, kRows, vRows);
                 } else {
                     long h = kvh * p.headBytes;
                     for (int j = 0; j < L; j++) {
-                        kRows[j] = tok[j] + h;
-                        vRows[j] = kRows[j];
+                        kRows[local * L + j] = tok[j] + h;
+                        vRows[local * L + j] = tok[j] + h;
                     }
                 }
                 if (quant) {
                     for (int j = 0; j < L; j++) {
                         long si = (long) blk[j] * p.kvHeads + kvh;
-                        w.setAtIndex(F, p.offKS + j, p.keyScales.getAtIndex(SCALE, si));
-                        w.setAtIndex(F, p.offVS + j, p.valueScales.getAtIndex(SCALE, si));
+                        w.setAtIndex(F, p.offKS + local * tile + j, p.keyScales.getAtIndex(SCALE, si));
+                        w.setAtIndex(F, p.offVS + local * tile + j, p.valueScales.getAtIndex(SCALE, si));
                     }
                 }
-                int qRow = p.row(p.offQ, local, 0);
-                for (int hb = 0; hb < gP; hb += 4) {
-                    int q = qRow + hb * dP;
-                    int step = kind == BF16 ? 2 : 4;
-                    for (int j0 = 0; j0 < n; j0 += step) {
-                        int s = p.offS + (hb * DecodeProblem.TILE + j0) * L;
+            }
+            // Scores in memory order: a few tokens at a time, all KV heads of each token (adjacent rows) in turn, so
+            // the tile's keys stream in as a handful of sequential runs that the prefetchers follow.
+            for (int j0 = 0; j0 < n; j0 += step) {
+                for (int local = 0; local < kvCount; local++) {
+                    int qRow = p.row(p.offQ, local, 0);
+                    int sRow = p.offS + local * gP * tile * L;
+                    for (int hb = 0; hb < gP; hb += 4) {
+                        int q = qRow + hb * dP;
+                        int s = sRow + (hb * tile + j0) * L;
                         switch (kind) {
-                            case BF16 -> scoresBf16(kSrc, kRows, j0, w, q, dP, s);
-                            case I8 -> scoresI8(kSrc, kRows, j0, w, q, dP, s);
-                            default -> scoresF32(kSrc, kRows, j0, w, q, dP, s);
+                            case BF16 -> scoresBf16(kSrc, kRows, local * L + j0, w, q, dP, s);
+                            case I8 -> scoresI8(kSrc, kRows, local * L + j0, w, q, dP, s);
+                            default -> scoresF32(kSrc, kRows, local * L + j0, w, q, dP, s);
                         }
                     }
                 }
+            }
+            for (int local = 0; local < kvCount; local++) {
                 softmax(p, w, local, n, quant, prob);
-                int oRow = p.row(p.offO, local, 0);
-                for (int hb = 0; hb < gP; hb += 4) {
-                    int pr = hb * L;
-                    int o = oRow + hb * dP;
-                    for (int c = 0; c < dP; c += 4 * L) {
-                        switch (kind) {
-                            case BF16 -> valuesBf16(vSrc, vRows, n, prob, pr, w, o + c, dP, c);
-                            case I8 -> valuesI8(vSrc, vRows, n, prob, pr, w, o + c, dP, c);
-                            default -> valuesF32(vSrc, vRows, n, prob, pr, w, o + c, dP, c);
+            }
+            // Values in the same order: 4 tokens at a time over all KV heads, with the output vectors of 4 query
+            // heads × 4L columns in registers across the 4 tokens.
+            for (int j0 = 0; j0 < n; j0 += 4) {
+                int cnt = Math.min(4, n - j0);
+                for (int local = 0; local < kvCount; local++) {
+                    int oRow = p.row(p.offO, local, 0);
+                    for (int hb = 0; hb < gP; hb += 4) {
+                        int pr = (local * gP + hb) * L + j0;
+                        int o = oRow + hb * dP;
+                        for (int c = 0; c < dP; c += 4 * L) {
+                            switch (kind) {
+                                case BF16 -> valuesBf16(vSrc, vRows, local * L + j0, cnt, prob, pr, w, o + c, dP, c);
+                                case I8 -> valuesI8(vSrc, vRows, local * L + j0, cnt, prob, pr, w, o + c, dP, c);
+                                default -> valuesF32(vSrc, vRows, local * L + j0, cnt, prob, pr, w, o + c, dP, c);
+                            }
                         }
                     }
                 }
@@ -205,15 +221,16 @@ public final class PanamaDecodeKernel implements DecodeKernel {
     }
 
     /** Converts the tile's K and V rows of one KV head to FP32 scratch rows ({@code dimPad} apart). */
-    private static void stage(DecodeProblem p, MemorySegment w, long[] tok, int n, int kvh, long[] kRows,
+    private static void stage(DecodeProblem p, MemorySegment w, long[] tok, int n, int kvh, int local, long[] kRows,
                               long[] vRows) {
         int d = p.headDim;
         long esize = p.type.byteSize();
+        int base = local * DecodeProblem.TILE * p.dimPad;
         for (int j = 0; j < L; j++) {
-            int k = p.offStageK + Math.min(j, n - 1) * p.dimPad;
-            int v = p.offStageV + Math.min(j, n - 1) * p.dimPad;
-            kRows[j] = k * 4L;
-            vRows[j] = v * 4L;
+            int k = p.offStageK + base + Math.min(j, n - 1) * p.dimPad;
+            int v = p.offStageV + base + Math.min(j, n - 1) * p.dimPad;
+            kRows[local * L + j] = k * 4L;
+            vRows[local * L + j] = v * 4L;
             if (j >= n) {
                 continue;
             }
@@ -449,12 +466,13 @@ public final class PanamaDecodeKernel implements DecodeKernel {
      */
     private static void softmax(DecodeProblem p, MemorySegment w, int local, int n, boolean quant, float[] prob) {
         VectorMask<Float> valid = S.indexInRange(0, n);
-        FloatVector ks = quant ? ld(w, p.offKS) : null;
-        FloatVector vs = quant ? ld(w, p.offVS) : null;
+        int tile = DecodeProblem.TILE;
+        FloatVector ks = quant ? ld(w, p.offKS + local * tile) : null;
+        FloatVector vs = quant ? ld(w, p.offVS + local * tile) : null;
         FloatVector negInf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         float cap = p.softcap;
         for (int i = 0; i < p.groupPad; i++) {
-            int s0 = p.offS + i * DecodeProblem.TILE * L;
+            int s0 = p.offS + (local * p.groupPad + i) * tile * L;
             foldTile(w, s0);
             if (quant) {
                 ld(w, s0).mul(ks).intoMemorySegment(w, s0 * 4L, NO);
@@ -468,7 +486,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             float mOld = w.getAtIndex(F, p.offM + r);
             float mNew = Math.max(mOld, sv.reduceLanes(VectorOperators.MAX));
             if (mNew == Float.NEGATIVE_INFINITY) {
-                FloatVector.zero(S).intoArray(prob, i * L);
+                FloatVector.zero(S).intoArray(prob, r * L);
                 continue;
             }
             FloatVector e = exp(sv.sub(mNew));
@@ -479,7 +497,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             if (alpha != 1f) {
                 scaleRow(w, p.row(p.offO, local, i), p.dimPad, alpha);
             }
-            (quant ? e.mul(vs) : e).intoArray(prob, i * L);
+            (quant ? e.mul(vs) : e).intoArray(prob, r * L);
         }
     }
 
@@ -494,7 +512,8 @@ public final class PanamaDecodeKernel implements DecodeKernel {
      * Adds {@code Σ_j P[i][j] · V_j[c .. c+4L)} to the output rows of 4 query heads ({@code o}, rows {@code dP}
      * apart; probabilities at {@code pr + i·L}) over FP32 value rows {@code j < n}.
      */
-    private static void valuesF32(MemorySegment src, long[] rows, int n, float[] prob, int pr, MemorySegment w, int o,
+    private static void valuesF32(MemorySegment src, long[] rows, int rb, int n, float[] prob, int pr,
+                                  MemorySegment w, int o,
                                   int dP,
                                   int c) {
         FloatVector b00 = ld(w, o), b01 = ld(w, o + L), b02 = ld(w, o + 2 * L), b03 = ld(w, o + 3 * L);
@@ -506,7 +525,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         FloatVector b32 = ld(w, o + 3 * dP + 2 * L), b33 = ld(w, o + 3 * dP + 3 * L);
         long cb = c * 4L;
         for (int j = 0; j < n; j++) {
-            long r = rows[j] + cb;
+            long r = rows[rb + j] + cb;
             FloatVector v0 = FloatVector.fromMemorySegment(S, src, r, NO);
             FloatVector v1 = FloatVector.fromMemorySegment(S, src, r + L * 4L, NO);
             FloatVector v2 = FloatVector.fromMemorySegment(S, src, r + 2 * L * 4L, NO);
@@ -554,7 +573,8 @@ public final class PanamaDecodeKernel implements DecodeKernel {
     }
 
     /** As {@link #valuesF32} for INT8 codes (the value scale is already in the probabilities). */
-    private static void valuesI8(MemorySegment src, long[] rows, int n, float[] prob, int pr, MemorySegment w, int o,
+    private static void valuesI8(MemorySegment src, long[] rows, int rb, int n, float[] prob, int pr,
+                                  MemorySegment w, int o,
                                   int dP,
                                  int c) {
         FloatVector b00 = ld(w, o), b01 = ld(w, o + L), b02 = ld(w, o + 2 * L), b03 = ld(w, o + 3 * L);
@@ -565,7 +585,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         FloatVector b30 = ld(w, o + 3 * dP), b31 = ld(w, o + 3 * dP + L);
         FloatVector b32 = ld(w, o + 3 * dP + 2 * L), b33 = ld(w, o + 3 * dP + 3 * L);
         for (int j = 0; j < n; j++) {
-            long r = rows[j] + c;
+            long r = rows[rb + j] + c;
             FloatVector v0 = i8(src, r);
             FloatVector v1 = i8(src, r + L);
             FloatVector v2 = i8(src, r + 2 * L);
@@ -613,7 +633,8 @@ public final class PanamaDecodeKernel implements DecodeKernel {
     }
 
     /** As {@link #valuesF32} for BF16 rows; outputs permuted to evens-then-odds per {@code 2L} elements. */
-    private static void valuesBf16(MemorySegment src, long[] rows, int n, float[] prob, int pr, MemorySegment w, int o,
+    private static void valuesBf16(MemorySegment src, long[] rows, int rb, int n, float[] prob, int pr,
+                                  MemorySegment w, int o,
                                   int dP,
                                    int c) {
         FloatVector b00 = ld(w, o), b01 = ld(w, o + L), b02 = ld(w, o + 2 * L), b03 = ld(w, o + 3 * L);
@@ -625,7 +646,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         FloatVector b32 = ld(w, o + 3 * dP + 2 * L), b33 = ld(w, o + 3 * dP + 3 * L);
         long cb = c * 2L;
         for (int j = 0; j < n; j++) {
-            long r = rows[j] + cb;
+            long r = rows[rb + j] + cb;
             IntVector x0 = IntVector.fromMemorySegment(IS, src, r, NO);
             IntVector x1 = IntVector.fromMemorySegment(IS, src, r + L * 4L, NO);
             FloatVector v0 = even(x0);
