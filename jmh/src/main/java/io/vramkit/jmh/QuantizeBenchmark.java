@@ -1,5 +1,7 @@
 package io.vramkit.jmh;
 
+import io.vramkit.core.memory.CachingPool;
+import io.vramkit.core.memory.HostMemoryResource;
 import io.vramkit.quant.QuantFormat;
 import io.vramkit.quant.QuantizedTensor;
 import io.vramkit.quant.Quantizer;
@@ -16,11 +18,14 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 
 /**
  * Quantization throughput: FP32 input bytes consumed per second ({@code inputBytes} rate) for each format, on a
  * 4096×4096 matrix (64 MiB). Target: at least 1 GB/s for every format. The dense {@code FP32} copy is the baseline
- * measured in the same run. No timed assertions.
+ * measured in the same run. {@link #quantize} takes fresh storage every call (libc memory, huge-page advised on
+ * Linux, so its first touch is part of the figure); {@link #quantizePooled} takes it from a {@link CachingPool},
+ * the way a planner re-quantizing tensors or a model reload would. No timed assertions.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -37,6 +42,7 @@ public class QuantizeBenchmark {
     private static final int COLS = 4096;
     private float[] w;
     private QuantFormat f;
+    private CachingPool pool;
 
     /** FP32 input bytes, reported as a rate. */
     @State(Scope.Thread)
@@ -61,12 +67,28 @@ public class QuantizeBenchmark {
         for (int i = 0; i < w.length; i++) {
             w[i] = (float) (rnd.nextGaussian() * 0.02);
         }
+        pool = new CachingPool(new HostMemoryResource());
+    }
+
+    /** Frees the pooled storage. */
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        pool.close();
     }
 
     /** Quantize the whole matrix, then free it. */
     @Benchmark
     public long quantize(Counters c) {
         try (QuantizedTensor q = Quantizer.quantize("w", w, ROWS, COLS, f)) {
+            c.inputBytes += 4L * w.length;
+            return q.byteSize();
+        }
+    }
+
+    /** Quantize the whole matrix into storage from a caching pool, then return it to the pool. */
+    @Benchmark
+    public long quantizePooled(Counters c) {
+        try (QuantizedTensor q = Quantizer.quantize("w", w, ROWS, COLS, f, pool)) {
             c.inputBytes += 4L * w.length;
             return q.byteSize();
         }
