@@ -3,18 +3,37 @@ package io.vramkit.examples.minilm;
 import java.util.List;
 
 /**
- * The sentences whose FP32 activations calibrate GPTQ for the demo's 4-bit rows: 62 sentences written for this
- * purpose, none of them in the default evaluation set ({@link SentenceSet#defaults()}; a test checks that), with the
- * same mix of everyday text, numbers, code, logs, several languages, very short and long inputs. Stateless.
+ * The sentences whose FP32 activations calibrate the demo's 4-bit rows ({@link LayerCalibration}): 411 sentences
+ * written for this purpose (62 here, the rest in {@link #EXTRA_RESOURCE}), none of them in the default evaluation
+ * set ({@link SentenceSet#defaults()}; a test checks that), with the same mix of everyday text, reviews, questions,
+ * numbers, code, logs, several languages, very short and long inputs. Stateless.
  */
 final class CalibrationSet {
 
     private CalibrationSet() {
     }
 
-    /** The calibration sentences, in a fixed order; an immutable list. */
+    /** Classpath location of the calibration sentences beyond the 62 written here, one per line. */
+    static final String EXTRA_RESOURCE = "io/vramkit/examples/minilm/calibration-extra.txt";
+
+    /**
+     * The calibration sentences, in a fixed order: the 62 below, then those of {@link #EXTRA_RESOURCE}; an immutable
+     * list.
+     *
+     * @throws IllegalStateException if the resource is missing
+     */
     static List<String> sentences() {
-        return SENTENCES;
+        List<String> all = new java.util.ArrayList<>(SENTENCES);
+        try (java.io.InputStream in = CalibrationSet.class.getClassLoader().getResourceAsStream(EXTRA_RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException("resource " + EXTRA_RESOURCE + " is missing from the classpath");
+            }
+            all.addAll(SentenceSet.parse(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8),
+                    EXTRA_RESOURCE));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("reading " + EXTRA_RESOURCE, e);
+        }
+        return List.copyOf(all);
     }
 
     private static final List<String> SENTENCES = List.of(

@@ -4,7 +4,6 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import io.vramkit.core.cpu.ParallelExecutor;
 import io.vramkit.core.cpu.VectorSupport;
-import io.vramkit.quant.Gptq;
 import io.vramkit.quant.QuantFormat;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -39,8 +38,8 @@ public final class MiniLmBenchmark {
      * asymmetric INT4 format with groups of 64 (GPTQ-calibrated, as the other 4-bit rows), and the 4-bit rows with
      * plain round-to-nearest ({@code -RTN}), for comparison with GPTQ.
      */
-    public static final List<String> OPTIONAL_PRECISIONS = List.of("INT4-ASYM-g64", "INT4-g32-RTN", "INT4-g64-RTN",
-            "INT4-g128-RTN", "NF4-g64-RTN", "INT4-ASYM-g64-RTN");
+    public static final List<String> OPTIONAL_PRECISIONS = List.of("INT4-SYM-g64", "INT4-ASYM-g64", "INT4-g32-RTN",
+            "INT4-g64-RTN", "INT4-g128-RTN", "NF4-g64-RTN", "INT4-SYM-g64-RTN", "INT4-ASYM-g64-RTN");
 
     private MiniLmBenchmark() {
     }
@@ -150,11 +149,11 @@ public final class MiniLmBenchmark {
         return switch (precision) {
             case "FP32" -> QuantFormat.FP32;
             case "INT8" -> QuantFormat.INT8;
-            case "INT4-g32" -> QuantFormat.INT4_G32;
-            case "INT4-g64" -> QuantFormat.INT4_G64;
-            case "INT4-g128" -> QuantFormat.INT4_G128;
+            case "INT4-g32" -> QuantFormat.INT4_ASYM_G32;
+            case "INT4-g64", "INT4-ASYM-g64" -> QuantFormat.INT4_ASYM_G64;
+            case "INT4-g128" -> QuantFormat.INT4_ASYM_G128;
+            case "INT4-SYM-g64" -> QuantFormat.INT4_G64;
             case "NF4-g64" -> QuantFormat.NF4_B64;
-            case "INT4-ASYM-g64" -> QuantFormat.INT4_ASYM_G64;
             case "MIXED" -> null;
             default -> throw new IllegalArgumentException("precision '" + precision + "' is not one of " + PRECISIONS
                     + " or " + OPTIONAL_PRECISIONS);
@@ -172,9 +171,6 @@ public final class MiniLmBenchmark {
     }
 
     private static final String RTN = "-RTN";
-
-    /** Whether GPTQ runs in act-order with static group scales (see {@link Gptq#calibrate}). */
-    static final boolean ACT_ORDER = Boolean.parseBoolean(System.getProperty("vramkit.minilm.gptqActOrder", "true"));
 
     /**
      * Runs the comparison.
@@ -227,7 +223,7 @@ public final class MiniLmBenchmark {
             tokens += e.ids().length;
             maxTokens = Math.max(maxTokens, e.ids().length);
         }
-        Map<String, Gptq.Calibration> gptq = null;
+        LayerCalibration.Model gptq = null;
         if (precisions.stream().anyMatch(MiniLmBenchmark::usesGptq)) {
             long c0 = System.nanoTime();
             List<int[]> calibIds = new ArrayList<>();
@@ -236,9 +232,10 @@ public final class MiniLmBenchmark {
                 calibIds.add(tokenizer.encode(s).ids());
                 calibTokens += calibIds.getLast().length;
             }
-            gptq = gptqCalibration(weights, calibIds);
-            log.printf(Locale.ROOT, "GPTQ calibration: %d sentences (%d tokens, disjoint from the evaluated ones), "
-                    + "Hessians factorized in %.1f s%n", calibIds.size(), calibTokens, (System.nanoTime() - c0) / 1e9);
+            gptq = LayerCalibration.calibrateAll(weights, calibIds);
+            log.printf(Locale.ROOT, "4-bit calibration: %d sentences (%d tokens, disjoint from the evaluated ones), "
+                    + "input scales chosen and GPTQ Hessians factorized in %.1f s%n", calibIds.size(), calibTokens,
+                    (System.nanoTime() - c0) / 1e9);
         }
         List<List<int[]>> batches = new ArrayList<>();
         long padded = 0;
@@ -287,7 +284,7 @@ public final class MiniLmBenchmark {
     private static PrecisionResult runPrecision(String precision, MiniLmWeights weights, List<int[]> ids,
                                                 List<List<int[]>> batches, List<MiniLmEncoder.Output> reference,
                                                 Options options, int maxBatchTokens,
-                                                Map<String, Gptq.Calibration> gptq, PrintStream log) {
+                                                LayerCalibration.Model gptq, PrintStream log) {
         long t0 = System.nanoTime();
         QuantFormat format = formatOf(precision);
         Map<String, QuantFormat> plan;
@@ -302,9 +299,11 @@ public final class MiniLmBenchmark {
                 }
             }
         }
-        try (MiniLmEncoder encoder = new MiniLmEncoder(weights, lin -> gptq == null
+        try (MiniLmEncoder quantized = new MiniLmEncoder(weights, lin -> gptq == null
                 ? QuantLinear.of(lin, plan.get(lin.name()))
-                : QuantLinear.gptq(lin, plan.get(lin.name()), gptq.get(lin.name())), Kernels.attention())) {
+                : QuantLinear.gptq(lin, plan.get(lin.name()), gptq.layers().get(lin.name())), Kernels.attention())) {
+            MiniLmEncoder encoder = gptq == null ? quantized : quantized.withFinalShift(
+                    LayerCalibration.finalShift(quantized.encode(gptq.ids(), null), gptq.fp32()));
             double quantS = (System.nanoTime() - t0) / 1e9;
             List<MiniLmEncoder.Output> outs = new ArrayList<>();
             for (List<int[]> batch : batches) {
@@ -398,35 +397,6 @@ public final class MiniLmBenchmark {
             fp32.encode(batch, (name, x, rows, in) -> acts.put(name, Arrays.copyOf(x, rows * in)));
         }
         return acts;
-    }
-
-    /**
-     * GPTQ's factorized Hessian of every linear layer's input on the FP32 model's activations of {@code ids}, by
-     * layer name; layers that read the same input (Q, K and V) share one factorization.
-     */
-    static Map<String, Gptq.Calibration> gptqCalibration(MiniLmWeights weights, List<int[]> ids) {
-        Map<String, float[]> acts = calibrate(weights, ids, ids.size());
-        Map<String, Gptq.Calibration> out = new HashMap<>();
-        List<float[]> seen = new ArrayList<>();
-        List<Gptq.Calibration> done = new ArrayList<>();
-        for (MiniLmWeights.Layer l : weights.layers()) {
-            for (MiniLmWeights.Linear lin : l.linears()) {
-                float[] x = acts.get(lin.name());
-                Gptq.Calibration c = null;
-                for (int i = 0; i < seen.size() && c == null; i++) {
-                    if (Arrays.equals(seen.get(i), x)) {
-                        c = done.get(i);
-                    }
-                }
-                if (c == null) {
-                    c = Gptq.calibrate(lin.name(), x, x.length / lin.in(), lin.in(), ACT_ORDER);
-                    seen.add(x);
-                    done.add(c);
-                }
-                out.put(lin.name(), c);
-            }
-        }
-        return out;
     }
 
     private static String describe(Map<String, QuantFormat> plan) {

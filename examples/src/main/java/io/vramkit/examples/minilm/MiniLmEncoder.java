@@ -46,6 +46,38 @@ public final class MiniLmEncoder implements AutoCloseable {
     private final MiniLmWeights w;
     private final List<EncoderLinear[]> linears;
     private final EncoderAttention attention;
+    /** Added to every token of the last hidden state (a calibrated shift of the last LayerNorm's beta), or null. */
+    private final float[] finalShift;
+
+    private MiniLmEncoder(MiniLmEncoder base, float[] finalShift) {
+        this.w = base.w;
+        this.linears = base.linears;
+        this.attention = base.attention;
+        this.finalShift = finalShift;
+    }
+
+    /**
+     * This encoder with a constant vector added to every token's last hidden state, i.e. to the last LayerNorm's
+     * beta (used for a calibrated bias correction of a quantized model). The result shares this encoder's linear
+     * layers: close only one of the two.
+     *
+     * @param shift {@code [hidden]} finite values, copied
+     * @return a new encoder view
+     * @throws IllegalArgumentException naming {@code shift} if its length is not the hidden size or a value is
+     *                                  not finite
+     */
+    public MiniLmEncoder withFinalShift(float[] shift) {
+        Objects.requireNonNull(shift, "shift");
+        if (shift.length != w.hidden()) {
+            throw new IllegalArgumentException("shift.length = " + shift.length + " but hidden = " + w.hidden());
+        }
+        for (int c = 0; c < shift.length; c++) {
+            if (!Float.isFinite(shift[c])) {
+                throw new IllegalArgumentException("shift[" + c + "] = " + shift[c] + " is not finite");
+            }
+        }
+        return new MiniLmEncoder(this, shift.clone());
+    }
 
     /**
      * Builds an encoder.
@@ -59,6 +91,7 @@ public final class MiniLmEncoder implements AutoCloseable {
                          EncoderAttention attention) {
         this.w = Objects.requireNonNull(weights, "weights");
         this.attention = Objects.requireNonNull(attention, "attention");
+        this.finalShift = null;
         this.linears = new ArrayList<>();
         try {
             for (MiniLmWeights.Layer l : weights.layers()) {
@@ -165,6 +198,11 @@ public final class MiniLmEncoder implements AutoCloseable {
             gelu(ffn);
             run(lw.ffnOut(), ls[5], ffn, t, tmp, observer);
             addNorm(tmp, x, lw.outLnGamma(), lw.outLnBeta(), t);
+        }
+        if (finalShift != null) {
+            float[] shift = finalShift;
+            EncoderOps ops = EncoderOps.INSTANCE;
+            ParallelExecutor.parallelFor(0, t, 32, (r0, r1) -> ops.addBias(x, r0, r1, h, shift));
         }
         return new Output(x, cu, pool(x, cu, h));
     }

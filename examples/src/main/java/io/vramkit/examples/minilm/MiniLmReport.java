@@ -67,8 +67,10 @@ public final class MiniLmReport {
 
     private static String footnotes(MiniLmBenchmark.Report r, String indent) {
         StringBuilder b = new StringBuilder();
-        b.append(indent).append(f("weights = the %d linear layers (%.2f M parameters, %.2f MiB in FP32); the FP32 "
-                        + "embeddings, biases and norms (%.2f MiB) are the same in every row and counted in peak only.%n",
+        b.append(indent).append(f("weights = the %d linear layers (%.2f M parameters, %.2f MiB in FP32), with the "
+                        + "scales, zero points and, in the calibrated 4-bit rows, the FP32 input scales; the FP32 "
+                        + "embeddings, biases and norms (%.2f MiB) are the same in every row and counted in peak "
+                        + "only.%n",
                 36, r.linearParameters() / 1e6, mib(r.fp32WeightBytes()), mib(r.otherParameterBytes())));
         b.append(indent).append(f("max|err| = largest absolute difference of the last hidden state over all tokens; "
                 + "peak = weights + embeddings + activations of the largest batch.%n"));
@@ -160,22 +162,31 @@ public final class MiniLmReport {
               attention over the packed variable-length batch (`cuSeqlens`, no padding) through the attention
               module, the output projection, residual and LayerNorm, the FFN with the erf GELU, residual and
               LayerNorm; then mean pooling over each sentence's tokens and L2 normalization. All 36 linear layers
-              run through the quantization module (`Quantizer` or `Gptq`, `QuantizedMatmul`) at the precision under test;
-              activations stay FP32.
+              run through the quantization module (`Quantizer` or `Gptq`, `QuantizedMatmul`) at the precision
+              under test; activations stay FP32. LayerNorm, GELU (erf, as the ONNX graph) and the bias additions
+              are Vector API kernels (`EncoderOps`, scalar fallback), every step runs on both threads.
             - **Reference.** ONNX Runtime's Java API runs the same ONNX file on the same ids in the same JVM, with
               all graph optimizations and the same thread count as vramkit; its `last_hidden_state` is pooled the
               same way.
-            - **Precisions.** FP32; INT8 with one scale per output channel (round-to-nearest); INT4 (symmetric)
-              with groups of 32, 64 and 128 and NF4 with blocks of 64, all four **GPTQ-calibrated** (`Gptq`,
-              Frantar et al. 2022: Hessian `2·XᵀX` of each layer's FP32 input activations, dampening 1% of its
-              mean diagonal, act-order with static group scales, lazy updates in blocks of 128 columns) on the 62
-              sentences of `CalibrationSet` (1460 tokens), which are **disjoint from** the evaluated sentences; the
-              packed formats are the ones of `docs/formats.md`, only the chosen codes and scales differ from
-              round-to-nearest. `--precisions` also takes `INT4-ASYM-g64` (zero-point format, GPTQ) and the
-              round-to-nearest variants `INT4-g32-RTN`, `INT4-g64-RTN`, `INT4-g128-RTN`, `NF4-g64-RTN`,
-              `INT4-ASYM-g64-RTN` for comparison. MIXED, a per-layer plan from the quantization module's planner
-              with a budget of 30% of the FP32 linear-weight bytes, calibrated on the activations of the first
-              sentences, its layers quantized round-to-nearest.
+            - **Precisions.** FP32; INT8 with one scale per output channel (round-to-nearest); INT4 with groups of
+              32, 64 and 128, **asymmetric** (an FP16 scale and a 4-bit zero point, stored in a byte, per group:
+              4.75 bits per weight at g64) and NF4 with blocks of 64, all four **calibrated** on the sentences of
+              `CalibrationSet` (62 in the class, the rest in `calibration-extra.txt`), which are **disjoint from**
+              the evaluated sentences: (1) each token's activations are weighted by `1/√len` of its sentence, so
+              that every sentence counts the same, as in its mean-pooled embedding; (2) an AWQ-style input scale
+              (Lin et al. 2023) `s = rms(x)^α`, `α ∈ {0, ¼, ½}` chosen per layer by the output error of
+              round-to-nearest INT4-g64 on the calibration activations: the layer stores `W·diag(s)` and divides
+              its input by `s` (4 bytes per input feature, counted in its weight bytes); (3) GPTQ (`Gptq`, Frantar
+              et al. 2022: Hessian `2·XᵀX` of the scaled input, dampening 10% of its mean diagonal, act-order with
+              static group scales, lazy updates in blocks of 128 columns); (4) a bias correction: the mean drift
+              of the last hidden state on the calibration sentences is added to the last LayerNorm's beta. The
+              packed formats are the ones of `docs/formats.md`; only the chosen codes and scales differ from
+              round-to-nearest. `--precisions` also takes `INT4-SYM-g64` (the symmetric format, same calibration),
+              `INT4-ASYM-g64` (the same as `INT4-g64`) and the round-to-nearest variants `INT4-g32-RTN`,
+              `INT4-g64-RTN`, `INT4-g128-RTN`, `NF4-g64-RTN`, `INT4-SYM-g64-RTN`, `INT4-ASYM-g64-RTN` for
+              comparison. MIXED, a per-layer plan from the quantization module's planner with a budget of 30% of
+              the FP32 linear-weight bytes, calibrated on the activations of the first sentences, its layers
+              quantized round-to-nearest.
             - **Metrics.** Cosine of each sentence's pooled embedding against ONNX Runtime's (mean and minimum);
               the largest absolute difference in the last hidden state per token; the Spearman rank correlation
               between the cosine similarities of all sentence pairs and the reference's; the best of several

@@ -17,10 +17,13 @@ public final class QuantLinear implements EncoderLinear {
 
     private final QuantizedTensor weight;
     private final float[] bias;
+    /** {@code 1/s} of an AWQ-style input scale (the weight holds {@code W·diag(s)}), or null. */
+    private final float[] inputInverseScale;
 
-    private QuantLinear(QuantizedTensor weight, float[] bias) {
+    private QuantLinear(QuantizedTensor weight, float[] bias, float[] inputInverseScale) {
         this.weight = weight;
         this.bias = bias;
+        this.inputInverseScale = inputInverseScale;
     }
 
     /**
@@ -35,25 +38,35 @@ public final class QuantLinear implements EncoderLinear {
         Objects.requireNonNull(linear, "linear");
         Objects.requireNonNull(format, "format");
         return new QuantLinear(Quantizer.quantize(linear.name(), linear.weight(), linear.out(), linear.in(), format),
-                linear.bias());
+                linear.bias(), null);
     }
 
     /**
-     * Quantizes a linear layer with GPTQ ({@link Gptq}): the same packed format as {@link #of}, with codes and
-     * scales chosen to keep the layer's output close on calibration activations.
+     * Quantizes a linear layer with GPTQ ({@link Gptq}) after an optional per-input-channel scale
+     * ({@link LayerCalibration}): the same packed format as {@link #of}, holding {@code W·diag(s)} with codes and
+     * scales chosen to keep the layer's output close on calibration activations; {@link #apply} divides the input
+     * by {@code s} first.
      *
      * @param linear      the FP32 layer ({@code [out, in]} weight); not retained except its bias
      * @param format      a 4-bit or INT8 format {@link Gptq} supports
-     * @param calibration the factorized Hessian of this layer's input
+     * @param calibration this layer's calibration ({@code inputScale} of length {@code in}, or null)
      * @return the layer, owning its quantized weight
-     * @throws IllegalArgumentException from {@link Gptq#quantize} if the format or calibration does not fit
+     * @throws IllegalArgumentException naming the layer if the input scale has the wrong length, or from
+     *                                  {@link Gptq#quantize} if the format or calibration does not fit
      */
-    public static QuantLinear gptq(MiniLmWeights.Linear linear, QuantFormat format, Gptq.Calibration calibration) {
+    public static QuantLinear gptq(MiniLmWeights.Linear linear, QuantFormat format, LayerCalibration calibration) {
         Objects.requireNonNull(linear, "linear");
         Objects.requireNonNull(format, "format");
         Objects.requireNonNull(calibration, "calibration");
-        return new QuantLinear(Gptq.quantize(linear.name(), linear.weight(), linear.out(), linear.in(), format,
-                calibration), linear.bias());
+        float[] s = calibration.inputScale();
+        if (s != null && s.length != linear.in()) {
+            throw new IllegalArgumentException("linear " + linear.name() + ": inputScale.length = " + s.length
+                    + " but in = " + linear.in());
+        }
+        float[] w = s == null ? linear.weight() : LayerCalibration.scaleColumns(linear.weight(), linear.out(),
+                linear.in(), s);
+        return new QuantLinear(Gptq.quantize(linear.name(), w, linear.out(), linear.in(), format,
+                calibration.gptq()), linear.bias(), s == null ? null : LayerCalibration.inverse(s));
     }
 
     /** The storage format. */
@@ -73,12 +86,33 @@ public final class QuantLinear implements EncoderLinear {
 
     @Override
     public long weightBytes() {
-        return weight.byteSize();
+        // The FP32 input scale is part of what this layer stores to reproduce its weight.
+        return weight.byteSize() + (inputInverseScale == null ? 0 : 4L * inputInverseScale.length);
+    }
+
+    /** {@code y = x·Wᵀ} (input scale applied, bias not added). */
+    private void applyWithoutBias(float[] x, int rows, float[] y) {
+        float[] in = x;
+        if (inputInverseScale != null) {
+            int cols = weight.cols();
+            float[] inv = inputInverseScale;
+            float[] scaled = new float[rows * cols];
+            ParallelExecutor.parallelFor(0, rows, 32, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    int o = r * cols;
+                    for (int i = 0; i < cols; i++) {
+                        scaled[o + i] = x[o + i] * inv[i];
+                    }
+                }
+            });
+            in = scaled;
+        }
+        QuantizedMatmul.matmul(in, rows, weight, y);
     }
 
     @Override
     public void apply(float[] x, int rows, float[] y) {
-        QuantizedMatmul.matmul(x, rows, weight, y);
+        applyWithoutBias(x, rows, y);
         int out = weight.rows();
         EncoderOps ops = EncoderOps.INSTANCE;
         ParallelExecutor.parallelFor(0, rows, 32, (r0, r1) -> ops.addBias(y, r0, r1, out, bias));
