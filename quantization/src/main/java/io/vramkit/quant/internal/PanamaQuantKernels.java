@@ -44,6 +44,8 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     /** A 16-entry codebook fits one vector: the nibble-plane GEMV applies. */
     private static final boolean LUT16 = NF4_LUT;
     private static final int[] NF4_BITS = new int[16];
+    /** The 15 NF4 decision midpoints as float bits, padded with +∞ to one 16-lane vector. */
+    private static final int[] NF4_MID_BITS = new int[16];
     /** INT4 symmetric codebook: code {@code u} means {@code u − 8}. */
     private static final int[] INT4_SYM_BITS = new int[16];
     /** INT4 asymmetric codebook: the raw code {@code u} (the zero-point is subtracted per group). */
@@ -54,6 +56,7 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     static {
         for (int i = 0; i < 16; i++) {
             NF4_BITS[i] = Float.floatToRawIntBits(Layouts.NF4[i]);
+            NF4_MID_BITS[i] = Float.floatToRawIntBits(i < 15 ? Layouts.NF4_MIDPOINTS[i] : Float.POSITIVE_INFINITY);
             INT4_SYM_BITS[i] = Float.floatToRawIntBits(i - 8);
             INT4_BITS[i] = Float.floatToRawIntBits(i);
         }
@@ -112,16 +115,11 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
         }
         float inv = 1f / a;
         IntVector lut = IntVector.fromArray(I, NF4_BITS, 0);
+        IntVector mids = IntVector.fromArray(I, NF4_MID_BITS, 0);
         FloatVector acc = FloatVector.zero(F);
         for (int i = 0; i < n; i += L) {
             FloatVector v = FloatVector.fromArray(F, w, base + i);
-            FloatVector nv = v.mul(inv);
-            FloatVector code = FloatVector.zero(F);
-            for (float mid : Layouts.NF4_MIDPOINTS) {
-                code = code.add(1f, nv.compare(VectorOperators.GT, mid));
-            }
-            IntVector idx = (IntVector) code.convertShape(VectorOperators.F2I, I, 0);
-            FloatVector d = lut.rearrange(idx.toShuffle()).reinterpretAsFloats().mul(a).sub(v);
+            FloatVector d = nf4Codes(v.mul(inv), mids).selectFrom(lut).reinterpretAsFloats().mul(a).sub(v);
             acc = d.fma(d, acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
@@ -168,15 +166,37 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
             return;
         }
         byte[] q = new byte[n];
-        for (int i = 0; i < n; i += L) {
-            FloatVector v = FloatVector.fromArray(F, w, base + i).mul(inv);
-            FloatVector code = FloatVector.zero(F);
-            for (float mid : Layouts.NF4_MIDPOINTS) {
-                code = code.add(1f, v.compare(VectorOperators.GT, mid));
+        if (NF4_LUT) {
+            IntVector mids = IntVector.fromArray(I, NF4_MID_BITS, 0);
+            for (int i = 0; i < n; i += L) {
+                IntVector code = nf4Codes(FloatVector.fromArray(F, w, base + i).mul(inv), mids);
+                ((ByteVector) code.convertShape(VectorOperators.I2B, B, 0)).intoArray(q, i);
             }
-            ((ByteVector) code.convertShape(VectorOperators.F2B, B, 0)).intoArray(q, i);
+        } else {
+            for (int i = 0; i < n; i += L) {
+                FloatVector v = FloatVector.fromArray(F, w, base + i).mul(inv);
+                FloatVector code = FloatVector.zero(F);
+                for (float mid : Layouts.NF4_MIDPOINTS) {
+                    code = code.add(1f, v.compare(VectorOperators.GT, mid));
+                }
+                ((ByteVector) code.convertShape(VectorOperators.F2B, B, 0)).intoArray(q, i);
+            }
         }
         pack(q, n, codes, byteOff);
+    }
+
+    /**
+     * The NF4 code of every lane of normalized weights {@code nv}: the number of midpoints strictly below it (NaN:
+     * 0), exactly {@link Layouts#nf4Code}. A 4-step binary search over the 15 ascending midpoints, each probe one
+     * {@code selectFrom} in the midpoint vector {@code mids} (padded with +∞), instead of 15 compares.
+     */
+    private static IntVector nf4Codes(FloatVector nv, IntVector mids) {
+        IntVector idx = IntVector.zero(I);
+        for (int step = 8; step >= 1; step >>= 1) {
+            FloatVector m = idx.add(step - 1).selectFrom(mids).reinterpretAsFloats();
+            idx = idx.add(step, nv.compare(VectorOperators.GT, m).cast(I));
+        }
+        return idx;
     }
 
     /** Packs nibble codes two per byte, low nibble first. */
