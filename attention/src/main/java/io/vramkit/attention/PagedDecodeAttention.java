@@ -277,7 +277,7 @@ public final class PagedDecodeAttention {
         }
 
         void run(int from, int to, int kvParts, int[] itemSeq, int[] itemSplit, MemorySegment part) {
-            try (Buffer buf = Buffer.allocate(scratch, problem.floats * 4L)) {
+            try (Buffer buf = Buffer.allocate(scratch, kernel.scratchFloats(problem) * 4L)) {
                 MemorySegment w = Scratch.view(buf);
                 for (int item = from; item < to; item++) {
                     int split = item / kvParts;

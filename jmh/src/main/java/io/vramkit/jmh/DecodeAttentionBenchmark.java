@@ -37,7 +37,9 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  * Decode attention of one sequence over a paged KV cache: 32 query heads, 8 KV heads, head dimension 128, block
  * size 16, blocks scattered at random. The {@code bytes} counter is the K and V bytes read (codes plus scales), so
  * its rate is the KV read bandwidth; {@link MemoryBandwidth} in the same run gives the machine's streaming DRAM
- * read bandwidth. Run {@link #main} for the GB/s table with the ratios. The kernels are large vector methods that
+ * read bandwidth. Like that baseline, calls rotate over copies of the cache that together cover at least
+ * {@value MemoryBandwidth#MIN_FOOTPRINT_MIB} MiB, so a small cache is read from DRAM, not from the last-level cache.
+ * Run {@link #main} for the GB/s table with the ratios. The kernels are large vector methods that
  * C2 compiles late on a loaded machine (a few seconds of interpreted, boxed vector code first), so warm-up is long:
  * short {@code -wi}/{@code -w} overrides measure the JIT, not the kernel.
  */
@@ -63,7 +65,8 @@ public class DecodeAttentionBenchmark {
     public String kvType;
 
     private Arena arena;
-    private KvCacheView cache;
+    private KvCacheView[] caches;
+    private int next;
     private int[][] tables;
     private int[] ctx;
     private HeadTensor q;
@@ -85,7 +88,7 @@ public class DecodeAttentionBenchmark {
         }
     }
 
-    /** Fills a cache with random data and a shuffled block table. */
+    /** Fills a cache with random data and a shuffled block table, and copies it to cover the footprint. */
     @Setup
     public void setup() {
         DType type = DType.valueOf(kvType);
@@ -111,7 +114,18 @@ public class DecodeAttentionBenchmark {
                 vs.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.02f);
             }
         }
-        cache = new KvCacheView(k, v, type, blocks, BLOCK, KV_HEADS, HEAD_DIM, ks, vs);
+        long cacheBytes = 2 * k.byteSize();
+        int copies = (int) Math.max(1, ((long) MemoryBandwidth.MIN_FOOTPRINT_MIB << 20) / cacheBytes + 1);
+        caches = new KvCacheView[copies];
+        caches[0] = new KvCacheView(k, v, type, blocks, BLOCK, KV_HEADS, HEAD_DIM, ks, vs);
+        for (int c = 1; c < copies; c++) {
+            MemorySegment kc = arena.allocate(k.byteSize(), 64).copyFrom(k);
+            MemorySegment vc = arena.allocate(v.byteSize(), 64).copyFrom(v);
+            caches[c] = new KvCacheView(kc, vc, type, blocks, BLOCK, KV_HEADS, HEAD_DIM,
+                    ks == null ? null : arena.allocate(ks.byteSize(), 64).copyFrom(ks),
+                    vs == null ? null : arena.allocate(vs.byteSize(), 64).copyFrom(vs));
+        }
+        KvCacheView cache = caches[0];
         List<Integer> ids = new ArrayList<>();
         for (int i = 0; i < blocks; i++) {
             ids.add(i);
@@ -129,7 +143,7 @@ public class DecodeAttentionBenchmark {
         bytesPerCall = 2 * cache.cacheBytes() + (ks == null ? 0 : 2L * blocks * KV_HEADS * 4);
     }
 
-    /** Frees the cache. */
+    /** Frees the caches. */
     @TearDown
     public void tearDown() {
         arena.close();
@@ -138,6 +152,8 @@ public class DecodeAttentionBenchmark {
     /** One decode step. */
     @Benchmark
     public HeadTensor decode(Counters counters) {
+        KvCacheView cache = caches[next];
+        next = next + 1 == caches.length ? 0 : next + 1;
         decode.decode(q, cache, tables, ctx, null, out);
         counters.bytes += bytesPerCall;
         return out;

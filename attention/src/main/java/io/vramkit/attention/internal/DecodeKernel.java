@@ -30,4 +30,12 @@ public interface DecodeKernel {
      * @param w       the worker's scratch, at least {@link DecodeProblem#floats} floats, native
      */
     void attend(DecodeProblem p, int[] table, int lo, int hi, int kv0, int kvCount, MemorySegment w);
+
+    /**
+     * Floats of scratch {@link #attend} needs for {@code p}: all of {@link DecodeProblem#floats}, or less when the
+     * staging tiles (the last regions of the layout) go unused.
+     */
+    default int scratchFloats(DecodeProblem p) {
+        return p.floats;
+    }
 }

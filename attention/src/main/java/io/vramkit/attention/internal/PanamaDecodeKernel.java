@@ -17,19 +17,21 @@ import jdk.incubator.vector.VectorSpecies;
  * Vector API {@link DecodeKernel}. Loaded reflectively by {@link io.vramkit.core.cpu.VectorSupport}; never
  * referenced by name from code that must run without {@code jdk.incubator.vector}.
  *
- * <p>Tokens are taken a tile of {@code L} (vector lanes) at a time; per tile and KV head:
+ * <p>Tokens are taken a tile of {@code L} (vector lanes) at a time:
  * <ol>
- *   <li><b>Scores</b>, 4 query heads × 4 tokens per step: each K chunk is loaded (and widened) once for the 4 heads,
- *       16 accumulators stay in registers, and the 16 dot products are folded into one vector per head (lane
- *       {@code l} holds token {@code l mod 4}) by blend-and-swap steps instead of 16 horizontal reductions; the
- *       tile's 4-token vectors are folded the same way into one score vector per head, lane {@code j} = token
- *       {@code j}.</li>
+ *   <li><b>Scores</b>, 4 query heads × 4 tokens per call (2 for BF16): each K chunk is loaded (and widened) once for
+ *       the 4 heads and the accumulators stay in registers; they are stored raw, and per head the tile's {@code L}
+ *       token accumulators are then folded into one score vector (lane {@code j} = token {@code j}) by
+ *       blend-and-swap steps instead of {@code L} horizontal reductions.</li>
  *   <li><b>Online softmax</b> on that vector: key scale, softcap and tail mask lane-wise, one max and one sum
  *       reduction, a polynomial {@code exp}; the value scale is folded into the probabilities.</li>
- *   <li><b>Values</b>, 4 query heads × 4 output vectors in registers across the tile's value rows; each V chunk is
- *       loaded once for the 4 heads.</li>
+ *   <li><b>Values</b>, 4 query heads × 4 output vectors in registers across 4 value rows; each V chunk is loaded
+ *       once for the 4 heads.</li>
  * </ol>
- * Widening is cheap: INT8 codes are sign-extended and converted 16 lanes at a time; BF16 is read as 32-bit lanes
+ * Scores and values walk the tile in memory order: a few tokens, then every KV head of the item for those tokens
+ * (adjacent rows in the layout). No vector crosses a call that C2 might not inline (it would be boxed), so each
+ * kernel loads, computes and stores within one method.
+ * <p>Widening is cheap: INT8 codes are sign-extended and converted 16 lanes at a time; BF16 is read as 32-bit lanes
  * holding two elements, the even element is {@code lane << 16} and the odd one {@code lane & 0xFFFF0000}, both
  * reinterpreted as floats; queries and outputs are kept permuted to match (evens, then odds, per {@code 2L}
  * elements) while the item runs. FP32, BF16 and INT8 caches in native memory with a head dimension that is a
@@ -118,6 +120,11 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             case INT8 -> BS != null ? I8 : STAGED;
             default -> STAGED;
         };
+    }
+
+    @Override
+    public int scratchFloats(DecodeProblem p) {
+        return kind(p) == STAGED ? p.floats : p.offStageK;
     }
 
     @Override
@@ -267,7 +274,10 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         }
     }
 
-    /** Scores of query rows {@code q .. q+3·dP} against FP32 key rows {@code j0 .. j0+3}. */
+    /**
+     * Dot products of 4 query rows ({@code w[q + i·dP]}) with FP32 key rows {@code rows[j0 .. j0+3]}; the raw
+     * accumulator of query {@code i}, token {@code j0+t} goes to {@code w[s + (i·TILE + t)·L]}.
+     */
     private static void scoresF32(MemorySegment src, long[] rows, int j0, MemorySegment w, int q, int dP, int s) {
         long r0 = rows[j0];
         long r1 = rows[j0 + 1];

@@ -18,6 +18,11 @@ public final class ScalarDecodeKernel implements DecodeKernel {
     }
 
     @Override
+    public int scratchFloats(DecodeProblem p) {
+        return p.offStageK;
+    }
+
+    @Override
     public void attend(DecodeProblem p, int[] table, int lo, int hi, int kv0, int kvCount, MemorySegment w) {
         int d = p.headDim;
         float[] row = new float[d];
