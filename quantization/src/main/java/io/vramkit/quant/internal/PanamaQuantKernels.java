@@ -18,13 +18,14 @@ import jdk.incubator.vector.VectorSpecies;
  * (the same FP32 operations, with round-to-nearest-even done by the {@code 1.5 × 2^23} trick); dot products differ
  * from the scalar ones only in FP32 summation order.
  *
- * <p>The fused batch-1 GEMV for 4-bit formats reads the packed layout of {@code docs/formats.md} (low nibble = even
+ * <p>The fused GEMV for 4-bit formats reads the packed layout of {@code docs/formats.md} (low nibble = even
  * column) as is, 128 columns per 64-byte int-vector load on 16-lane (AVX-512) hardware: lane {@code i} holds the
  * eight nibbles of columns {@code 8i .. 8i+7}, and the activation vector is rearranged once per call into eight
  * matching "nibble planes". Nibble {@code k} of all lanes becomes floats by one shift and one {@code selectFrom}
  * in a 16-entry codebook held in a register (NF4's, or {@code u − 8} for symmetric INT4, or {@code u} for
- * asymmetric INT4, which then subtracts its zero-point per lane). Larger batches and other shapes decode a row
- * into permuted FP32 (even columns of every {@code 2L} block first) and take dot products.
+ * asymmetric INT4, which then subtracts its zero-point per lane); GEMV batches up to 16 run it once per activation
+ * row. Other shapes decode a row into permuted FP32 (even columns of every {@code 2L} block first) and take dot
+ * products.
  *
  * <p>Needs vectors of at least 256 bits; on narrower hardware every method falls back to the scalar code.
  * Stateless and thread-safe.
@@ -464,6 +465,14 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
         QuantFormat f = t.format();
         MemorySegment codes = t.codes();
         boolean packed = packedPath(t);
+        if (batch > 1 && f.isFourBit() && nibblePlanePath(t)) {
+            // one fused pass per activation row: the chunk's codes are re-read from cache, which still beats
+            // decoding every row to FP32 and taking dot products
+            for (int b = 0; b < batch; b++) {
+                gemv4(t, codes, x, b * cols, y, b * rows, r0, r1);
+            }
+            return;
+        }
         if (batch == 1) {
             switch (f.scheme()) {
                 case FP32 -> {
@@ -484,7 +493,7 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
                 }
                 case INT4_SYM, INT4_ASYM, NF4 -> {
                     if (nibblePlanePath(t)) {
-                        gemv4(t, codes, x, y, r0, r1);
+                        gemv4(t, codes, x, 0, y, 0, r0, r1);
                         return;
                     }
                 }
@@ -588,18 +597,20 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     }
 
     /**
-     * Fused batch-1 GEMV for INT4 (both kinds) and NF4 on activations rearranged into nibble planes
-     * ({@link #nibblePlanes}), by {@link #rowsLut} or {@link #rowsAsym}. Those hold the whole row loop, so they are
+     * Fused GEMV for INT4 (both kinds) and NF4 of one activation row {@code x[xOff, xOff + cols)} into
+     * {@code y[yOff + r]}, on the activations rearranged into nibble planes ({@link #nibblePlanes}), by
+     * {@link #rowsLut} or {@link #rowsAsym}. Those hold the whole row loop, so they are
      * called once per chunk of rows and compiled on their own: inlined into a caller that also holds the other
      * formats' kernels, the Vector API code could outgrow the JIT's inlining budget and fall back to boxed vectors.
      */
-    private void gemv4(QuantizedTensor t, MemorySegment codes, float[] x, float[] y, int r0, int r1) {
+    private void gemv4(QuantizedTensor t, MemorySegment codes, float[] x, int xOff, float[] y, int yOff, int r0,
+                       int r1) {
         int cols = t.cols();
         int gpr = t.groupsPerRow();
         int g = cols / gpr;
         QuantFormat.Scheme scheme = t.format().scheme();
         float[] xq = new float[cols];
-        nibblePlanes(x, cols, xq);
+        nibblePlanes(x, xOff, cols, xq);
         // padded by L: a block's scale vector is L floats loaded from the block's first group
         float[] sc = new float[gpr + L];
         int[] lanes = new int[L];
@@ -607,9 +618,10 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
             lanes[i] = g >= 8 * L ? 0 : 8 * i / g;
         }
         if (scheme == QuantFormat.Scheme.INT4_ASYM) {
-            rowsAsym(t, codes, xq, lanes, sc, new float[gpr + L], y, r0, r1);
+            rowsAsym(t, codes, xq, lanes, sc, new float[gpr + L], y, yOff, r0, r1);
         } else {
-            rowsLut(t, codes, xq, lanes, scheme == QuantFormat.Scheme.NF4 ? NF4_BITS : INT4_SYM_BITS, sc, y, r0, r1);
+            rowsLut(t, codes, xq, lanes, scheme == QuantFormat.Scheme.NF4 ? NF4_BITS : INT4_SYM_BITS, sc, y, yOff,
+                    r0, r1);
         }
     }
 
@@ -626,17 +638,17 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     }
 
     /**
-     * Rearranges {@code x} for the nibble-plane kernels. An {@code L}-lane int load of {@code 4L} code bytes holds,
+     * Rearranges {@code x[xOff, xOff + cols)} for the nibble-plane kernels. An {@code L}-lane int load of {@code 4L} code bytes holds,
      * in lane {@code i}, the eight nibbles of columns {@code 8i .. 8i+7} of its {@code 8L}-column block (nibble
      * {@code k} = bits {@code 4k .. 4k+3}; low nibble = even column, as docs/formats.md packs them). Plane {@code k}
-     * of the output, {@code out[blk + kL + i] = x[blk + 8i + k]}, meets nibble {@code k} of every lane.
+     * of the output, {@code out[blk + kL + i] = x[xOff + blk + 8i + k]}, meets nibble {@code k} of every lane.
      */
-    private static void nibblePlanes(float[] x, int cols, float[] out) {
+    private static void nibblePlanes(float[] x, int xOff, int cols, float[] out) {
         int blk = 8 * L;
         for (int b = 0; b < cols; b += blk) {
             for (int k = 0; k < 8; k++) {
                 for (int i = 0; i < L; i++) {
-                    out[b + k * L + i] = x[b + 8 * i + k];
+                    out[b + k * L + i] = x[xOff + b + 8 * i + k];
                 }
             }
         }
@@ -659,7 +671,7 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     }
 
     /**
-     * {@code y[r] = Σ_g s_g Σ_{c∈g} lut[u_c]·x_c} for rows {@code [r0, r1)} with codes {@code u} (INT4 symmetric:
+     * {@code y[yOff + r] = Σ_g s_g Σ_{c∈g} lut[u_c]·x_c} for rows {@code [r0, r1)} with codes {@code u} (INT4 symmetric:
      * {@code lut[u] = u − 8}; NF4: the codebook). Per row, one 64-byte load per 128 columns feeds eight decode-FMA
      * steps on two chains that restart every block, so the only loop-carried dependency is one FMA per block.
      *
@@ -668,7 +680,7 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
      * @param sc      scratch for one row's scales, {@code groupsPerRow + L} floats
      */
     private static void rowsLut(QuantizedTensor t, MemorySegment codes, float[] xq, int[] lanes, int[] lutBits,
-                                float[] sc, float[] y, int r0, int r1) {
+                                float[] sc, float[] y, int yOff, int r0, int r1) {
         IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
         IntVector lut = IntVector.fromArray(I, lutBits, 0);
         int cols = t.cols();
@@ -690,7 +702,7 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
                 }
                 total = p.add(q).fma(blockValues(sc, c, g, laneGroup), total);
             }
-            y[r] = total.reduceLanes(VectorOperators.ADD);
+            y[yOff + r] = total.reduceLanes(VectorOperators.ADD);
         }
     }
 
@@ -702,7 +714,7 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
      * @param zc scratch for one row's zero-points, {@code groupsPerRow + L} floats
      */
     private static void rowsAsym(QuantizedTensor t, MemorySegment codes, float[] xq, int[] lanes, float[] sc,
-                                 float[] zc, float[] y, int r0, int r1) {
+                                 float[] zc, float[] y, int yOff, int r0, int r1) {
         IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
         IntVector lut = IntVector.fromArray(I, INT4_BITS, 0);
         int cols = t.cols();
@@ -723,7 +735,7 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
                 }
                 total = p.add(q).fma(blockValues(sc, c, g, laneGroup), total);
             }
-            y[r] = total.reduceLanes(VectorOperators.ADD);
+            y[yOff + r] = total.reduceLanes(VectorOperators.ADD);
         }
     }
 
