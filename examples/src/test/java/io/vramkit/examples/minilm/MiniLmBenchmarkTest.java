@@ -57,11 +57,13 @@ class MiniLmBenchmarkTest {
 
     @Test
     void int4g64StaysAboveItsMeasuredFloor() {
-        // GPTQ-calibrated INT4 with groups of 64 measures ~0.98 on this model (round-to-nearest: ~0.96), short of
-        // the 0.99 target (reported as missed in docs/minilm.md); this floor sits just under what GPTQ
-        // achieves, above what round-to-nearest reaches, so losing the calibration fails the test.
+        // Calibrated asymmetric INT4 with groups of 64 (sentence-weighted activations, AWQ-style input scales,
+        // GPTQ, final bias correction) measures 0.9911 on these 32 sentences and 0.9897 on the default 260 (the
+        // issue's target is 0.99); plain GPTQ reached ~0.98 and round-to-nearest ~0.96. The floor sits under the
+        // calibrated figure by a margin for rounding differences between machines, and above plain GPTQ, so
+        // losing any large part of the calibration fails the test.
         MiniLmBenchmark.PrecisionResult r = byName().get("INT4-g64");
-        assertTrue(r.meanCosine() >= 0.97, "INT4-g64 mean cosine " + r.meanCosine());
+        assertTrue(r.meanCosine() >= 0.985, "INT4-g64 mean cosine " + r.meanCosine());
         assertTrue(r.weightBytes() < 0.15 * report.fp32WeightBytes(), "INT4-g64 bytes " + r.weightBytes());
     }
 
