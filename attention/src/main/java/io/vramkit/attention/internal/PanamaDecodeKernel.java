@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
@@ -19,7 +20,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Tokens are taken a tile of {@code L} (vector lanes) at a time:
  * <ol>
- *   <li><b>Scores</b>, 4 query heads × 4 tokens per call (2 for BF16): each K chunk is loaded (and widened) once for
+ *   <li><b>Scores</b>, 4 query heads × 4 tokens per call: each K chunk is loaded (and widened) once for
  *       the 4 heads and the accumulators stay in registers; they are stored raw, and per head the tile's {@code L}
  *       token accumulators are then folded into one score vector (lane {@code j} = token {@code j}) by
  *       blend-and-swap steps instead of {@code L} horizontal reductions.</li>
@@ -31,12 +32,11 @@ import jdk.incubator.vector.VectorSpecies;
  * Scores and values walk the tile in memory order: a few tokens, then every KV head of the item for those tokens
  * (adjacent rows in the layout). No vector crosses a call that C2 might not inline (it would be boxed), so each
  * kernel loads, computes and stores within one method.
- * <p>Widening is cheap: INT8 codes are sign-extended and converted 16 lanes at a time; BF16 is read as 32-bit lanes
- * holding two elements, the even element is {@code lane << 16} and the odd one {@code lane & 0xFFFF0000}, both
- * reinterpreted as floats; queries and outputs are kept permuted to match (evens, then odds, per {@code 2L}
- * elements) while the item runs. FP32, BF16 and INT8 caches in native memory with a head dimension that is a
- * multiple of 64 are read in place; other types and shapes are converted a tile at a time into FP32 scratch
- * (zero-padded to a multiple of 64) and go through the FP32 path.
+ * <p>Widening is cheap and shared by the 4 query heads: INT8 codes are sign-extended and converted 16 lanes at a
+ * time; BF16 elements are sign-extended to 32 bits and shifted into the high half, which is their float bit pattern.
+ * FP32, BF16 and INT8 caches in native memory with a head dimension that is a multiple of 64 are read in place;
+ * other types and shapes are converted a tile at a time into FP32 scratch (zero-padded to a multiple of 64) and go
+ * through the FP32 path.
  */
 public final class PanamaDecodeKernel implements DecodeKernel {
 
@@ -44,12 +44,12 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
     private static final int L = S.length();
     private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, S.vectorShape());
+    private static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
     private static final VectorSpecies<Byte> BS = L >= 8
             ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
     private static final ByteOrder NO = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
     private static final ValueLayout.OfFloat SCALE = ValueLayout.JAVA_FLOAT_UNALIGNED;
-    private static final int HIGH_HALF = 0xFFFF0000;
 
     private static final VectorShuffle<Float> SWAP1 = swap(1);
     private static final VectorShuffle<Float> SWAP2 = swap(2);
@@ -102,12 +102,10 @@ public final class PanamaDecodeKernel implements DecodeKernel {
                 .convertShape(VectorOperators.B2I, IS, 0)).convert(VectorOperators.I2F, 0);
     }
 
-    private static FloatVector even(IntVector pair) {
-        return pair.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
-
-    private static FloatVector odd(IntVector pair) {
-        return pair.and(HIGH_HALF).reinterpretAsFloats();
+    /** {@code L} BF16 elements at {@code byteOffset}, widened: sign-extended to 32 bits, shifted into the high half. */
+    private static FloatVector bf16(MemorySegment src, long byteOffset) {
+        return ((IntVector) ShortVector.fromMemorySegment(SH, src, byteOffset, NO)
+                .convertShape(VectorOperators.S2I, IS, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
     private static int kind(DecodeProblem p) {
@@ -135,12 +133,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         int bs = p.blockSize;
         int tile = DecodeProblem.TILE;
         boolean quant = p.quantized();
-        float[] tmp = new float[2 * L];
         float[] prob = new float[kvCount * gP * L];
-        if (kind == BF16) {
-            permute(p, w, p.offQ, kvCount, tmp, true);
-            permute(p, w, p.offO, kvCount, tmp, true);
-        }
         if (kind == STAGED) {
             w.asSlice(p.offStageK * 4L, 2L * p.kvLocal * tile * dP * 4L).fill((byte) 0);
         }
@@ -152,7 +145,6 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         // Row byte offsets [kvCount, L]: the K and V rows of local KV head l, token j, at index l·L + j.
         long[] kRows = new long[kvCount * L];
         long[] vRows = new long[kvCount * L];
-        int step = kind == BF16 ? 2 : 4;
         for (int t0 = lo; t0 < hi; t0 += L) {
             int n = Math.min(L, hi - t0);
             for (int j = 0; j < L; j++) {
@@ -183,7 +175,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             }
             // Scores in memory order: a few tokens at a time, all KV heads of each token (adjacent rows) in turn, so
             // the tile's keys stream in as a handful of sequential runs that the prefetchers follow.
-            for (int j0 = 0; j0 < n; j0 += step) {
+            for (int j0 = 0; j0 < n; j0 += 4) {
                 for (int local = 0; local < kvCount; local++) {
                     int qRow = p.row(p.offQ, local, 0);
                     int sRow = p.offS + local * gP * tile * L;
@@ -221,10 +213,6 @@ public final class PanamaDecodeKernel implements DecodeKernel {
                 }
             }
         }
-        if (kind == BF16) {
-            permute(p, w, p.offQ, kvCount, tmp, false);
-            permute(p, w, p.offO, kvCount, tmp, false);
-        }
     }
 
     /** Converts the tile's K and V rows of one KV head to FP32 scratch rows ({@code dimPad} apart). */
@@ -245,31 +233,6 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             for (int c = 0; c < d; c++) {
                 w.setAtIndex(F, k + c, Elements.get(p.keys, p.type, e + c, p.fp8Table));
                 w.setAtIndex(F, v + c, Elements.get(p.values, p.type, e + c, p.fp8Table));
-            }
-        }
-    }
-
-    /**
-     * Reorders each {@code 2L}-element block of the item's query (or output) rows to evens-then-odds
-     * ({@code forward}) or back, matching how BF16 pairs are widened.
-     */
-    private static void permute(DecodeProblem p, MemorySegment w, int base, int kvCount, float[] tmp,
-                                boolean forward) {
-        for (int r = 0; r < kvCount * p.groupPad; r++) {
-            int row = base + r * p.dimPad;
-            for (int c = 0; c < p.dimPad; c += 2 * L) {
-                for (int k = 0; k < 2 * L; k++) {
-                    tmp[k] = w.getAtIndex(F, row + c + k);
-                }
-                for (int k = 0; k < L; k++) {
-                    if (forward) {
-                        w.setAtIndex(F, row + c + k, tmp[2 * k]);
-                        w.setAtIndex(F, row + c + L + k, tmp[2 * k + 1]);
-                    } else {
-                        w.setAtIndex(F, row + c + 2 * k, tmp[k]);
-                        w.setAtIndex(F, row + c + 2 * k + 1, tmp[L + k]);
-                    }
-                }
             }
         }
     }
@@ -390,59 +353,60 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         a33.intoMemorySegment(w, o + 3 * h + 3 * t, NO);
     }
 
-    /**
-     * As {@link #scoresF32} for BF16 rows, 2 tokens ({@code j0}, {@code j0+1}) at a time (4 would exceed C2's
-     * inlining node budget and box the vectors); queries permuted to evens-then-odds per {@code 2L} elements.
-     */
+    /** As {@link #scoresF32} for BF16 rows. */
     private static void scoresBf16(MemorySegment src, long[] rows, int j0, MemorySegment w, int q, int dP, int s) {
         long r0 = rows[j0];
         long r1 = rows[j0 + 1];
+        long r2 = rows[j0 + 2];
+        long r3 = rows[j0 + 3];
         FloatVector a00 = FloatVector.zero(S);
-        FloatVector a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-        for (int c = 0; c < dP; c += 2 * L) {
-            long cb = c * 2L;
-            IntVector p0 = IntVector.fromMemorySegment(IS, src, r0 + cb, NO);
-            IntVector p1 = IntVector.fromMemorySegment(IS, src, r1 + cb, NO);
-            FloatVector k0 = even(p0);
-            FloatVector k1 = even(p1);
+        FloatVector a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        for (int c = 0; c < dP; c += L) {
+            FloatVector k0 = bf16(src, r0 + c * 2L);
+            FloatVector k1 = bf16(src, r1 + c * 2L);
+            FloatVector k2 = bf16(src, r2 + c * 2L);
+            FloatVector k3 = bf16(src, r3 + c * 2L);
             FloatVector x = ld(w, q + c);
             a00 = x.fma(k0, a00);
             a01 = x.fma(k1, a01);
+            a02 = x.fma(k2, a02);
+            a03 = x.fma(k3, a03);
             x = ld(w, q + dP + c);
             a10 = x.fma(k0, a10);
             a11 = x.fma(k1, a11);
+            a12 = x.fma(k2, a12);
+            a13 = x.fma(k3, a13);
             x = ld(w, q + 2 * dP + c);
             a20 = x.fma(k0, a20);
             a21 = x.fma(k1, a21);
+            a22 = x.fma(k2, a22);
+            a23 = x.fma(k3, a23);
             x = ld(w, q + 3 * dP + c);
             a30 = x.fma(k0, a30);
             a31 = x.fma(k1, a31);
-            k0 = odd(p0);
-            k1 = odd(p1);
-            x = ld(w, q + c + L);
-            a00 = x.fma(k0, a00);
-            a01 = x.fma(k1, a01);
-            x = ld(w, q + dP + c + L);
-            a10 = x.fma(k0, a10);
-            a11 = x.fma(k1, a11);
-            x = ld(w, q + 2 * dP + c + L);
-            a20 = x.fma(k0, a20);
-            a21 = x.fma(k1, a21);
-            x = ld(w, q + 3 * dP + c + L);
-            a30 = x.fma(k0, a30);
-            a31 = x.fma(k1, a31);
+            a32 = x.fma(k2, a32);
+            a33 = x.fma(k3, a33);
         }
         long o = s * 4L;
         long t = L * 4L;
         long h = (long) DecodeProblem.TILE * L * 4L;
         a00.intoMemorySegment(w, o, NO);
         a01.intoMemorySegment(w, o + t, NO);
+        a02.intoMemorySegment(w, o + 2 * t, NO);
+        a03.intoMemorySegment(w, o + 3 * t, NO);
         a10.intoMemorySegment(w, o + h, NO);
         a11.intoMemorySegment(w, o + h + t, NO);
+        a12.intoMemorySegment(w, o + h + 2 * t, NO);
+        a13.intoMemorySegment(w, o + h + 3 * t, NO);
         a20.intoMemorySegment(w, o + 2 * h, NO);
         a21.intoMemorySegment(w, o + 2 * h + t, NO);
+        a22.intoMemorySegment(w, o + 2 * h + 2 * t, NO);
+        a23.intoMemorySegment(w, o + 2 * h + 3 * t, NO);
         a30.intoMemorySegment(w, o + 3 * h, NO);
         a31.intoMemorySegment(w, o + 3 * h + t, NO);
+        a32.intoMemorySegment(w, o + 3 * h + 2 * t, NO);
+        a33.intoMemorySegment(w, o + 3 * h + 3 * t, NO);
     }
 
     /**
@@ -642,11 +606,11 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         b33.intoMemorySegment(w, base + 3 * row + 3 * v, NO);
     }
 
-    /** As {@link #valuesF32} for BF16 rows; outputs permuted to evens-then-odds per {@code 2L} elements. */
+    /** As {@link #valuesF32} for BF16 rows. */
     private static void valuesBf16(MemorySegment src, long[] rows, int rb, int n, float[] prob, int pr,
                                   MemorySegment w, int o,
                                   int dP,
-                                   int c) {
+                                 int c) {
         FloatVector b00 = ld(w, o), b01 = ld(w, o + L), b02 = ld(w, o + 2 * L), b03 = ld(w, o + 3 * L);
         FloatVector b10 = ld(w, o + dP), b11 = ld(w, o + dP + L);
         FloatVector b12 = ld(w, o + dP + 2 * L), b13 = ld(w, o + dP + 3 * L);
@@ -654,15 +618,12 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         FloatVector b22 = ld(w, o + 2 * dP + 2 * L), b23 = ld(w, o + 2 * dP + 3 * L);
         FloatVector b30 = ld(w, o + 3 * dP), b31 = ld(w, o + 3 * dP + L);
         FloatVector b32 = ld(w, o + 3 * dP + 2 * L), b33 = ld(w, o + 3 * dP + 3 * L);
-        long cb = c * 2L;
         for (int j = 0; j < n; j++) {
-            long r = rows[rb + j] + cb;
-            IntVector x0 = IntVector.fromMemorySegment(IS, src, r, NO);
-            IntVector x1 = IntVector.fromMemorySegment(IS, src, r + L * 4L, NO);
-            FloatVector v0 = even(x0);
-            FloatVector v1 = odd(x0);
-            FloatVector v2 = even(x1);
-            FloatVector v3 = odd(x1);
+            long r = rows[rb + j] + c * 2L;
+            FloatVector v0 = bf16(src, r);
+            FloatVector v1 = bf16(src, r + 2 * L);
+            FloatVector v2 = bf16(src, r + 4 * L);
+            FloatVector v3 = bf16(src, r + 6 * L);
             FloatVector e = FloatVector.broadcast(S, prob[pr + j]);
             b00 = e.fma(v0, b00);
             b01 = e.fma(v1, b01);
