@@ -544,7 +544,9 @@ public final class Gptq {
 
     /**
      * The scale (and zero-point) of one group with the rules and candidate search of {@link Quantizer}
-     * ({@code docs/formats.md}), applied to the group's current, error-updated weights.
+     * ({@code docs/formats.md}), applied to the group's current, error-updated weights; for INT4 asymmetric the two
+     * ends of the range are shrunk independently ({@code SEARCH_STEPS²} candidates), since GPTQ's calibration cost
+     * dwarfs the search.
      */
     private static void chooseScale(String name, QuantFormat f, float[] w, int row, int gi, int r, float[] scale,
                                     int[] zero) {
@@ -592,16 +594,22 @@ public final class Gptq {
                 if (Float.isInfinite(fp16((hi - lo) / 15f))) {
                     throw overflow(name, row, gi, (hi - lo) / 15f);
                 }
-                for (int k = 0; k < SEARCH_STEPS && hi > lo; k++) {
-                    float shrink = 1f - INT4_SHRINK * k;
-                    float cand = fp16((hi - lo) * shrink / 15f);
-                    float ci = cand == 0f ? 0f : 1f / cand;
-                    int cz = (int) Math.min(15f, Math.max(0f, (float) Math.rint(-lo * shrink * ci)));
-                    float e = groupError(f, w, cand, cz);
-                    if (e < best) {
-                        best = e;
-                        s = cand;
-                        z = cz;
+                // the two ends of the range shrink independently: a skewed group clips its long tail only
+                for (int a = 0; a < SEARCH_STEPS && hi > lo; a++) {
+                    float lo2 = lo * (1f - INT4_SHRINK * a);
+                    for (int b = 0; b < SEARCH_STEPS; b++) {
+                        float hi2 = hi * (1f - INT4_SHRINK * b);
+                        float cand = fp16((hi2 - lo2) / 15f);
+                        if (cand == 0f) {
+                            continue;
+                        }
+                        int cz = (int) Math.min(15f, Math.max(0f, (float) Math.rint(-lo2 / cand)));
+                        float e = groupError(f, w, cand, cz);
+                        if (e < best) {
+                            best = e;
+                            s = cand;
+                            z = cz;
+                        }
                     }
                 }
             }
