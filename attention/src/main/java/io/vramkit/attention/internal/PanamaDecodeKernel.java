@@ -114,7 +114,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         }
         return switch (p.type) {
             case FP32 -> F32;
-            case BF16 -> NO == ByteOrder.LITTLE_ENDIAN ? BF16 : STAGED;
+            case BF16 -> BF16;
             case INT8 -> BS != null ? I8 : STAGED;
             default -> STAGED;
         };
