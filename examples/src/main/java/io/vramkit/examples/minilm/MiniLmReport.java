@@ -190,7 +190,8 @@ public final class MiniLmReport {
             - **Metrics.** Cosine of each sentence's pooled embedding against ONNX Runtime's (mean and minimum);
               the largest absolute difference in the last hidden state per token; the Spearman rank correlation
               between the cosine similarities of all sentence pairs and the reference's; the best of several
-              timed passes over all batches (after an untimed warm-up pass) for each engine, ONNX Runtime timed
+              timed passes over all batches (after untimed warm-up passes: one for ONNX Runtime, four for each
+              vramkit precision, so that the JIT has compiled the vector kernels) for each engine, ONNX Runtime timed
               before and after vramkit, its best kept. Batches hold consecutive sentences of the input, so ONNX
               Runtime pads each to its longest member; it is also timed on the same sentences batched in length
               order, its best case, and the latency target is judged against the stricter of the two. Peak memory
