@@ -1,5 +1,6 @@
 package io.vramkit.attention.internal;
 
+import io.vramkit.core.cpu.VectorMath;
 import io.vramkit.core.DType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -427,7 +428,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
 
     /** {@code c·tanh(s/c)} on the score vector at {@code w[s0]}, with {@code tanh(y) = 1 - 2/(e^{2y} + 1)}. */
     private static void softcap(MemorySegment w, int s0, float cap) {
-        FloatVector e2 = exp(ld(w, s0).mul(2f / cap));
+        FloatVector e2 = VectorMath.exp(ld(w, s0).mul(2f / cap));
         FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(e2.add(1f))).mul(cap)
                 .intoMemorySegment(w, s0 * 4L, NO);
     }
@@ -463,7 +464,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
                 FloatVector.zero(S).intoArray(prob, r * L);
                 continue;
             }
-            FloatVector e = exp(sv.sub(mNew));
+            FloatVector e = VectorMath.exp(sv.sub(mNew));
             float sum = e.reduceLanes(VectorOperators.ADD);
             float alpha = mOld == mNew ? 1f : mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
             w.setAtIndex(F, p.offL + r, w.getAtIndex(F, p.offL + r) * alpha + sum);
@@ -666,33 +667,4 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         b33.intoMemorySegment(w, base + 3 * row + 3 * v, NO);
     }
 
-    private static final float EXP_LO = -87.33f;
-    private static final float EXP_HI = 88.72f;
-    private static final float MAGIC = 12582912f;
-    private static final int MAGIC_BITS = Float.floatToRawIntBits(MAGIC);
-
-    /**
-     * {@code e^x} lane-wise, within 2 ulp (the same polynomial as {@link PanamaTileOps}'s prefill kernels): Cody-Waite
-     * reduction {@code x = n·ln2 + r} and the Cephes {@code expf} polynomial for {@code e^r}, scaled by {@code 2^n}
-     * built in the exponent bits. Lanes below {@code -87.33} (including {@code -Infinity}) give 0. Plain arithmetic,
-     * because the SVML-backed {@code VectorOperators.EXP} is not always intrinsified by C2.
-     */
-    static FloatVector exp(FloatVector x) {
-        var tiny = x.compare(VectorOperators.LT, EXP_LO);
-        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
-        // Adding 1.5·2^23 rounds x·log2(e) to the nearest integer n, kept in the low mantissa bits.
-        FloatVector t = xc.fma(FloatVector.broadcast(S, 1.44269504088896341f), FloatVector.broadcast(S, MAGIC));
-        FloatVector nf = t.sub(MAGIC);
-        FloatVector r = nf.fma(FloatVector.broadcast(S, -0.693359375f), xc);
-        r = nf.fma(FloatVector.broadcast(S, 2.12194440e-4f), r);
-        FloatVector p = FloatVector.broadcast(S, 1.9875691500e-4f);
-        p = p.fma(r, FloatVector.broadcast(S, 1.3981999507e-3f));
-        p = p.fma(r, FloatVector.broadcast(S, 8.3334519073e-3f));
-        p = p.fma(r, FloatVector.broadcast(S, 4.1665795894e-2f));
-        p = p.fma(r, FloatVector.broadcast(S, 1.6666665459e-1f));
-        p = p.fma(r, FloatVector.broadcast(S, 5.0000001201e-1f));
-        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
-        IntVector bits = ((IntVector) t.reinterpretAsInts()).sub(MAGIC_BITS - 127).lanewise(VectorOperators.LSHL, 23);
-        return y.mul(bits.reinterpretAsFloats()).blend(0f, tiny);
-    }
 }

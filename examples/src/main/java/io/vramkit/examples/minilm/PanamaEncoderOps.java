@@ -1,5 +1,6 @@
 package io.vramkit.examples.minilm;
 
+import io.vramkit.core.cpu.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
@@ -68,42 +69,13 @@ public final class PanamaEncoderOps implements EncoderOps {
         p = p.fma(t, FloatVector.broadcast(S, AS_A3));
         p = p.fma(t, FloatVector.broadcast(S, AS_A2));
         p = p.fma(t, FloatVector.broadcast(S, AS_A1));
-        FloatVector erfc = p.mul(t).mul(exp(a.mul(a).neg()));
+        FloatVector erfc = p.mul(t).mul(VectorMath.exp(a.mul(a).neg()));
         VectorMask<Float> negative = x.compare(VectorOperators.LT, 0f);
         FloatVector factor = FloatVector.broadcast(S, 2f).sub(erfc).blend(erfc, negative);
         FloatVector y = x.mul(0.5f).mul(factor);
         // Match the scalar kernel's saturation exactly (and keep -Infinity finite): x ≥ 8 → x, x ≤ −8 → 0.
         y = y.blend(x, x.compare(VectorOperators.GE, ScalarEncoderOps.GELU_RANGE));
         return y.blend(0f, x.compare(VectorOperators.LE, -ScalarEncoderOps.GELU_RANGE));
-    }
-
-    private static final float EXP_LO = -87.33f;
-    private static final float EXP_HI = 88.72f;
-    private static final float MAGIC = 12582912f;
-    private static final int MAGIC_BITS = Float.floatToRawIntBits(MAGIC);
-
-    /**
-     * {@code e^x} lane-wise, within 2 ulp: Cody-Waite reduction {@code x = n·ln2 + r} and the Cephes {@code expf}
-     * polynomial for {@code e^r}, scaled by {@code 2^n} built in the exponent bits; lanes below {@code -87.33}
-     * give 0. Plain arithmetic, because the SVML-backed {@code VectorOperators.EXP} is not always intrinsified.
-     */
-    private static FloatVector exp(FloatVector x) {
-        VectorMask<Float> tiny = x.compare(VectorOperators.LT, EXP_LO);
-        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
-        // Adding 1.5·2^23 rounds x·log2(e) to the nearest integer n, kept in the low mantissa bits.
-        FloatVector t = xc.fma(FloatVector.broadcast(S, 1.44269504088896341f), FloatVector.broadcast(S, MAGIC));
-        FloatVector nf = t.sub(MAGIC);
-        FloatVector r = nf.fma(FloatVector.broadcast(S, -0.693359375f), xc);
-        r = nf.fma(FloatVector.broadcast(S, 2.12194440e-4f), r);
-        FloatVector p = FloatVector.broadcast(S, 1.9875691500e-4f);
-        p = p.fma(r, FloatVector.broadcast(S, 1.3981999507e-3f));
-        p = p.fma(r, FloatVector.broadcast(S, 8.3334519073e-3f));
-        p = p.fma(r, FloatVector.broadcast(S, 4.1665795894e-2f));
-        p = p.fma(r, FloatVector.broadcast(S, 1.6666665459e-1f));
-        p = p.fma(r, FloatVector.broadcast(S, 5.0000001201e-1f));
-        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
-        IntVector bits = ((IntVector) t.reinterpretAsInts()).sub(MAGIC_BITS - 127).lanewise(VectorOperators.LSHL, 23);
-        return y.mul(bits.reinterpretAsFloats()).blend(0f, tiny);
     }
 
     @Override
