@@ -2,7 +2,6 @@ package io.vramkit.examples.minilm;
 
 import io.vramkit.core.cpu.VectorMath;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
