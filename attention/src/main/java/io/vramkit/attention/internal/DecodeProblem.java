@@ -19,8 +19,10 @@ import java.util.Objects;
  *   <li>{@link #offQ}: queries {@code [kvLocal, groupPad, dimPad]}, already multiplied by the softmax scale;</li>
  *   <li>{@link #offO}: unnormalized outputs, same shape;</li>
  *   <li>{@link #offM}, {@link #offL}: running max and sum {@code [kvLocal · groupPad]};</li>
- *   <li>{@link #offS}: per-token score accumulators {@code [kvLocal, groupPad, TILE, TILE]}, folded in place into
- *       one score vector per query head;</li>
+ *   <li>{@link #offS}: partial score vectors {@code [kvLocal, groupPad, TILE / 4, TILE]}, each covering 4 tokens of
+ *       a tile, folded into one score vector per query head;</li>
+ *   <li>{@link #offLV}: lane-wise running sums {@code [kvLocal · groupPad, TILE]}, for kernels that keep
+ *       {@code L} as a vector until they return;</li>
  *   <li>{@link #offKS}, {@link #offVS}: per-token key and value scales of a tile {@code [kvLocal, TILE]};</li>
  *   <li>{@link #offStageK}, {@link #offStageV}: a tile of K and V rows converted to FP32
  *       {@code [kvLocal, TILE, dimPad]}, for kernels that cannot read the cache in place.</li>
@@ -74,6 +76,8 @@ public final class DecodeProblem {
     public final int offL;
     /** Partial scores. */
     public final int offS;
+    /** Lane-wise running sums. */
+    public final int offLV;
     /** Key scales of a tile. */
     public final int offKS;
     /** Value scales of a tile. */
@@ -131,7 +135,8 @@ public final class DecodeProblem {
         this.offM = offO + rows * dimPad;
         this.offL = offM + pad16(rows);
         this.offS = offL + pad16(rows);
-        this.offKS = offS + rows * TILE * TILE;
+        this.offLV = offS + rows * TILE * TILE / 4;
+        this.offKS = offLV + rows * TILE;
         this.offVS = offKS + kvLocal * TILE;
         this.offStageK = offVS + kvLocal * TILE;
         this.offStageV = offStageK + kvLocal * TILE * dimPad;

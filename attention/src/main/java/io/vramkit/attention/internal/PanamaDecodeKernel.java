@@ -61,6 +61,10 @@ public final class PanamaDecodeKernel implements DecodeKernel {
     private static final VectorMask<Float> BIT4 = bit(4);
     private static final VectorMask<Float> BIT8 = bit(8);
 
+    /** Partial score vectors per query head and tile: each covers 4 tokens. */
+    private static final int GROUPS = L / 4;
+    private static final int VCH = Integer.getInteger("vch", 16);
+
     private static final int F32 = 0;
     private static final int BF16 = 1;
     private static final int I8 = 2;
@@ -138,7 +142,12 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         if (kind == STAGED) {
             w.asSlice(p.offStageK * 4L, 2L * p.kvLocal * tile * dP * 4L).fill((byte) 0);
         }
-        w.asSlice(p.offS * 4L, (long) kvCount * gP * tile * tile * 4L).fill((byte) 0);
+        w.asSlice(p.offS * 4L, (long) kvCount * gP * GROUPS * L * 4L).fill((byte) 0);
+        // Lane-wise running sums, lane 0 starting from the entry sum; reduced into L on return.
+        w.asSlice(p.offLV * 4L, (long) kvCount * gP * tile * 4L).fill((byte) 0);
+        for (int r = 0; r < kvCount * gP; r++) {
+            w.setAtIndex(F, p.offLV + r * tile, w.getAtIndex(F, p.offL + r));
+        }
         MemorySegment kSrc = kind == STAGED ? w : p.keys;
         MemorySegment vSrc = kind == STAGED ? w : p.values;
         long[] tok = new long[L];
@@ -179,10 +188,10 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             for (int j0 = 0; j0 < n; j0 += 4) {
                 for (int local = 0; local < kvCount; local++) {
                     int qRow = p.row(p.offQ, local, 0);
-                    int sRow = p.offS + local * gP * tile * L;
+                    int sRow = p.offS + local * gP * GROUPS * L;
                     for (int hb = 0; hb < gP; hb += 4) {
                         int q = qRow + hb * dP;
-                        int s = sRow + (hb * tile + j0) * L;
+                        int s = sRow + (hb * GROUPS + j0 / 4) * L;
                         switch (kind) {
                             case BF16 -> scoresBf16(kSrc, kRows, local * L + j0, w, q, dP, s);
                             case I8 -> scoresI8(kSrc, kRows, local * L + j0, w, q, dP, s);
@@ -196,8 +205,8 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             }
             // Values in the same order: 4 tokens at a time over all KV heads, with the output vectors of 4 query
             // heads × 4L columns in registers across the 4 tokens.
-            for (int j0 = 0; j0 < n; j0 += 4) {
-                int cnt = Math.min(4, n - j0);
+            for (int j0 = 0; j0 < n; j0 += VCH) {
+                int cnt = Math.min(VCH, n - j0);
                 for (int local = 0; local < kvCount; local++) {
                     int oRow = p.row(p.offO, local, 0);
                     for (int hb = 0; hb < gP; hb += 4) {
@@ -213,6 +222,9 @@ public final class PanamaDecodeKernel implements DecodeKernel {
                     }
                 }
             }
+        }
+        for (int r = 0; r < kvCount * gP; r++) {
+            w.setAtIndex(F, p.offL + r, ld(w, p.offLV + r * tile).reduceLanes(VectorOperators.ADD));
         }
     }
 
@@ -277,25 +289,22 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             a32 = x.fma(k2, a32);
             a33 = x.fma(k3, a33);
         }
+        // Fold each head's 4 token accumulators in registers (steps k = 1, 2 of the pairwise fold, written out so
+        // that no vector crosses a call): lane l then holds token (l mod 4)'s sum over its group of 4 lanes.
         long o = s * 4L;
-        long t = L * 4L;
-        long h = (long) DecodeProblem.TILE * L * 4L;
-        a00.intoMemorySegment(w, o, NO);
-        a01.intoMemorySegment(w, o + t, NO);
-        a02.intoMemorySegment(w, o + 2 * t, NO);
-        a03.intoMemorySegment(w, o + 3 * t, NO);
-        a10.intoMemorySegment(w, o + h, NO);
-        a11.intoMemorySegment(w, o + h + t, NO);
-        a12.intoMemorySegment(w, o + h + 2 * t, NO);
-        a13.intoMemorySegment(w, o + h + 3 * t, NO);
-        a20.intoMemorySegment(w, o + 2 * h, NO);
-        a21.intoMemorySegment(w, o + 2 * h + t, NO);
-        a22.intoMemorySegment(w, o + 2 * h + 2 * t, NO);
-        a23.intoMemorySegment(w, o + 2 * h + 3 * t, NO);
-        a30.intoMemorySegment(w, o + 3 * h, NO);
-        a31.intoMemorySegment(w, o + 3 * h + t, NO);
-        a32.intoMemorySegment(w, o + 3 * h + 2 * t, NO);
-        a33.intoMemorySegment(w, o + 3 * h + 3 * t, NO);
+        long h = (long) GROUPS * L * 4L;
+        FloatVector u = a00.blend(a01, BIT1).add(a01.blend(a00, BIT1).rearrange(SWAP1));
+        FloatVector v = a02.blend(a03, BIT1).add(a03.blend(a02, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o, NO);
+        u = a10.blend(a11, BIT1).add(a11.blend(a10, BIT1).rearrange(SWAP1));
+        v = a12.blend(a13, BIT1).add(a13.blend(a12, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o + h, NO);
+        u = a20.blend(a21, BIT1).add(a21.blend(a20, BIT1).rearrange(SWAP1));
+        v = a22.blend(a23, BIT1).add(a23.blend(a22, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o + 2 * h, NO);
+        u = a30.blend(a31, BIT1).add(a31.blend(a30, BIT1).rearrange(SWAP1));
+        v = a32.blend(a33, BIT1).add(a33.blend(a32, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o + 3 * h, NO);
     }
 
     /** As {@link #scoresF32} for INT8 codes (unscaled: the key scale is applied to the score vector). */
@@ -333,25 +342,22 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             a32 = x.fma(k2, a32);
             a33 = x.fma(k3, a33);
         }
+        // Fold each head's 4 token accumulators in registers (steps k = 1, 2 of the pairwise fold, written out so
+        // that no vector crosses a call): lane l then holds token (l mod 4)'s sum over its group of 4 lanes.
         long o = s * 4L;
-        long t = L * 4L;
-        long h = (long) DecodeProblem.TILE * L * 4L;
-        a00.intoMemorySegment(w, o, NO);
-        a01.intoMemorySegment(w, o + t, NO);
-        a02.intoMemorySegment(w, o + 2 * t, NO);
-        a03.intoMemorySegment(w, o + 3 * t, NO);
-        a10.intoMemorySegment(w, o + h, NO);
-        a11.intoMemorySegment(w, o + h + t, NO);
-        a12.intoMemorySegment(w, o + h + 2 * t, NO);
-        a13.intoMemorySegment(w, o + h + 3 * t, NO);
-        a20.intoMemorySegment(w, o + 2 * h, NO);
-        a21.intoMemorySegment(w, o + 2 * h + t, NO);
-        a22.intoMemorySegment(w, o + 2 * h + 2 * t, NO);
-        a23.intoMemorySegment(w, o + 2 * h + 3 * t, NO);
-        a30.intoMemorySegment(w, o + 3 * h, NO);
-        a31.intoMemorySegment(w, o + 3 * h + t, NO);
-        a32.intoMemorySegment(w, o + 3 * h + 2 * t, NO);
-        a33.intoMemorySegment(w, o + 3 * h + 3 * t, NO);
+        long h = (long) GROUPS * L * 4L;
+        FloatVector u = a00.blend(a01, BIT1).add(a01.blend(a00, BIT1).rearrange(SWAP1));
+        FloatVector v = a02.blend(a03, BIT1).add(a03.blend(a02, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o, NO);
+        u = a10.blend(a11, BIT1).add(a11.blend(a10, BIT1).rearrange(SWAP1));
+        v = a12.blend(a13, BIT1).add(a13.blend(a12, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o + h, NO);
+        u = a20.blend(a21, BIT1).add(a21.blend(a20, BIT1).rearrange(SWAP1));
+        v = a22.blend(a23, BIT1).add(a23.blend(a22, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o + 2 * h, NO);
+        u = a30.blend(a31, BIT1).add(a31.blend(a30, BIT1).rearrange(SWAP1));
+        v = a32.blend(a33, BIT1).add(a33.blend(a32, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o + 3 * h, NO);
     }
 
     /** As {@link #scoresF32} for BF16 rows. */
@@ -389,55 +395,31 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             a32 = x.fma(k2, a32);
             a33 = x.fma(k3, a33);
         }
+        // Fold each head's 4 token accumulators in registers (steps k = 1, 2 of the pairwise fold, written out so
+        // that no vector crosses a call): lane l then holds token (l mod 4)'s sum over its group of 4 lanes.
         long o = s * 4L;
-        long t = L * 4L;
-        long h = (long) DecodeProblem.TILE * L * 4L;
-        a00.intoMemorySegment(w, o, NO);
-        a01.intoMemorySegment(w, o + t, NO);
-        a02.intoMemorySegment(w, o + 2 * t, NO);
-        a03.intoMemorySegment(w, o + 3 * t, NO);
-        a10.intoMemorySegment(w, o + h, NO);
-        a11.intoMemorySegment(w, o + h + t, NO);
-        a12.intoMemorySegment(w, o + h + 2 * t, NO);
-        a13.intoMemorySegment(w, o + h + 3 * t, NO);
-        a20.intoMemorySegment(w, o + 2 * h, NO);
-        a21.intoMemorySegment(w, o + 2 * h + t, NO);
-        a22.intoMemorySegment(w, o + 2 * h + 2 * t, NO);
-        a23.intoMemorySegment(w, o + 2 * h + 3 * t, NO);
-        a30.intoMemorySegment(w, o + 3 * h, NO);
-        a31.intoMemorySegment(w, o + 3 * h + t, NO);
-        a32.intoMemorySegment(w, o + 3 * h + 2 * t, NO);
-        a33.intoMemorySegment(w, o + 3 * h + 3 * t, NO);
+        long h = (long) GROUPS * L * 4L;
+        FloatVector u = a00.blend(a01, BIT1).add(a01.blend(a00, BIT1).rearrange(SWAP1));
+        FloatVector v = a02.blend(a03, BIT1).add(a03.blend(a02, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o, NO);
+        u = a10.blend(a11, BIT1).add(a11.blend(a10, BIT1).rearrange(SWAP1));
+        v = a12.blend(a13, BIT1).add(a13.blend(a12, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o + h, NO);
+        u = a20.blend(a21, BIT1).add(a21.blend(a20, BIT1).rearrange(SWAP1));
+        v = a22.blend(a23, BIT1).add(a23.blend(a22, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o + 2 * h, NO);
+        u = a30.blend(a31, BIT1).add(a31.blend(a30, BIT1).rearrange(SWAP1));
+        v = a32.blend(a33, BIT1).add(a33.blend(a32, BIT1).rearrange(SWAP1));
+        u.blend(v, BIT2).add(v.blend(u, BIT2).rearrange(SWAP2)).intoMemorySegment(w, o + 3 * h, NO);
     }
 
     /**
-     * Folds the tile's {@code L} per-token accumulator vectors at {@code w[s0 + j·L]} in place into one vector at
-     * {@code w[s0]} whose lane {@code j} is token {@code j}'s dot product.
-     */
-    private static void foldTile(MemorySegment w, int s0) {
-        for (int k = 1; k < L; k <<= 1) {
-            VectorShuffle<Float> swap = k == 1 ? SWAP1 : k == 2 ? SWAP2 : k == 4 ? SWAP4 : SWAP8;
-            VectorMask<Float> bit = k == 1 ? BIT1 : k == 2 ? BIT2 : k == 4 ? BIT4 : BIT8;
-            int vectors = L / k;
-            for (int j = 0; j < vectors; j += 2) {
-                fold(ld(w, s0 + j * L), ld(w, s0 + (j + 1) * L), swap, bit)
-                        .intoMemorySegment(w, (s0 + j / 2 * L) * 4L, NO);
-            }
-        }
-    }
-
-    /** {@code c·tanh(s/c)} on the score vector at {@code w[s0]}, with {@code tanh(y) = 1 - 2/(e^{2y} + 1)}. */
-    private static void softcap(MemorySegment w, int s0, float cap) {
-        FloatVector e2 = VectorMath.exp(ld(w, s0).mul(2f / cap));
-        FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(e2.add(1f))).mul(cap)
-                .intoMemorySegment(w, s0 * 4L, NO);
-    }
-
-    /**
-     * Online-softmax update of local KV head {@code local}'s query rows from the tile's score accumulators: folds
-     * them into one score vector per head, applies key scale, softcap and the tail mask, updates
-     * {@code M} and {@code L}, rescales {@code O} when the max moved, and writes the probabilities (times the value
-     * scales) to {@code P}.
+     * Online-softmax update of local KV head {@code local}'s query rows from the tile's partial score vectors:
+     * finishes folding each head's {@link #GROUPS} vectors into one score vector (lane {@code j} = token {@code j};
+     * steps k = 4, 8 of the pairwise fold), applies key scale, softcap and the tail mask, updates {@code M}, the
+     * lane-wise running sums at {@code offLV} and {@code O}, and writes the probabilities (times the value scales)
+     * to {@code prob}. The max is reduced and {@code O} rescaled only when some score exceeds the running max, which
+     * after the first tiles is rare.
      */
     private static void softmax(DecodeProblem p, MemorySegment w, int local, int n, boolean quant, float[] prob) {
         VectorMask<Float> valid = S.indexInRange(0, n);
@@ -447,31 +429,46 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         FloatVector negInf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         float cap = p.softcap;
         for (int i = 0; i < p.groupPad; i++) {
-            int s0 = p.offS + (local * p.groupPad + i) * tile * L;
-            foldTile(w, s0);
+            int r = local * p.groupPad + i;
+            int s0 = p.offS + r * GROUPS * L;
+            FloatVector sv = ld(w, s0);
+            if (L >= 8) {
+                FloatVector g1 = ld(w, s0 + L);
+                sv = sv.blend(g1, BIT4).add(g1.blend(sv, BIT4).rearrange(SWAP4));
+                if (L >= 16) {
+                    FloatVector g2 = ld(w, s0 + 2 * L);
+                    FloatVector g3 = ld(w, s0 + 3 * L);
+                    FloatVector y = g2.blend(g3, BIT4).add(g3.blend(g2, BIT4).rearrange(SWAP4));
+                    sv = sv.blend(y, BIT8).add(y.blend(sv, BIT8).rearrange(SWAP8));
+                }
+            }
             if (quant) {
-                ld(w, s0).mul(ks).intoMemorySegment(w, s0 * 4L, NO);
+                sv = sv.mul(ks);
             }
             if (cap > 0f) {
-                softcap(w, s0, cap);
+                // c·tanh(s/c) with tanh(y) = 1 - 2/(e^{2y} + 1).
+                FloatVector e2 = VectorMath.exp(sv.mul(2f / cap));
+                sv = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(e2.add(1f))).mul(cap);
             }
-            FloatVector sv = ld(w, s0);
             sv = negInf.blend(sv, valid);
-            int r = local * p.groupPad + i;
-            float mOld = w.getAtIndex(F, p.offM + r);
-            float mNew = Math.max(mOld, sv.reduceLanes(VectorOperators.MAX));
-            if (mNew == Float.NEGATIVE_INFINITY) {
+            int lv = p.offLV + r * tile;
+            float m = w.getAtIndex(F, p.offM + r);
+            if (sv.compare(VectorOperators.GT, m).anyTrue()) {
+                float mNew = Math.max(m, sv.reduceLanes(VectorOperators.MAX));
+                float alpha = m == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(m - mNew);
+                w.setAtIndex(F, p.offM + r, mNew);
+                if (alpha != 1f) {
+                    ld(w, lv).mul(alpha).intoMemorySegment(w, lv * 4L, NO);
+                    scaleRow(w, p.row(p.offO, local, i), p.dimPad, alpha);
+                }
+                m = mNew;
+            }
+            if (m == Float.NEGATIVE_INFINITY) {
                 FloatVector.zero(S).intoArray(prob, r * L);
                 continue;
             }
-            FloatVector e = VectorMath.exp(sv.sub(mNew));
-            float sum = e.reduceLanes(VectorOperators.ADD);
-            float alpha = mOld == mNew ? 1f : mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
-            w.setAtIndex(F, p.offL + r, w.getAtIndex(F, p.offL + r) * alpha + sum);
-            w.setAtIndex(F, p.offM + r, mNew);
-            if (alpha != 1f) {
-                scaleRow(w, p.row(p.offO, local, i), p.dimPad, alpha);
-            }
+            FloatVector e = VectorMath.exp(sv.sub(m));
+            ld(w, lv).add(e).intoMemorySegment(w, lv * 4L, NO);
             (quant ? e.mul(vs) : e).intoArray(prob, r * L);
         }
     }
