@@ -37,6 +37,8 @@ public final class Gptq {
     public static final int BLOCK = 128;
     /** Relative dampening: {@code λ = DAMPING × mean(diag H)}. */
     public static final double DAMPING = 0.01;
+    /** Most scale-refit rounds {@link #quantize(String, float[], int, int, QuantFormat, Calibration, int)} takes. */
+    public static final int MAX_REFITS = 8;
 
     private static final int ROW_TILE = 16;
     /** Calibration rows per FP32 GEMM block of the Hessian; partial sums are accumulated in double. */
@@ -53,7 +55,9 @@ public final class Gptq {
 
     /**
      * The factorized second-order information of one layer input: the upper Cholesky factor of the inverse of the
-     * damped Hessian {@code (2/n)·XᵀX + λI}. Immutable and thread-safe; holds {@code 8·cols²} bytes on the heap.
+     * damped Hessian {@code (2/n)·XᵀX + λI}, and the Hessian itself (for the scale refit of
+     * {@link #quantize(String, float[], int, int, QuantFormat, Calibration, int)}). Immutable and thread-safe; holds
+     * {@code 16·cols²} bytes on the heap.
      */
     public static final class Calibration {
         private final int cols;
@@ -61,13 +65,16 @@ public final class Gptq {
         private final double damping;
         private final double[] u;
         private final int[] perm;
+        /** {@code H} without the dampening, {@code [cols, cols]} in the original column order. */
+        private final double[] hessian;
 
-        private Calibration(int cols, int samples, double damping, double[] u, int[] perm) {
+        private Calibration(int cols, int samples, double damping, double[] u, int[] perm, double[] hessian) {
             this.cols = cols;
             this.samples = samples;
             this.damping = damping;
             this.u = u;
             this.perm = perm;
+            this.hessian = hessian;
         }
 
         /** Whether columns are quantized in act-order (decreasing Hessian diagonal) with static group scales. */
@@ -206,7 +213,7 @@ public final class Gptq {
         for (int attempt = 0; attempt <= MAX_DAMPING_RETRIES; attempt++) {
             double[] u = inverseUpperCholesky(hp, n, lambda);
             if (u != null) {
-                return new Calibration(n, calibRows, lambda, u, perm);
+                return new Calibration(n, calibRows, lambda, u, perm, h);
             }
             lambda *= 10;
         }
@@ -338,7 +345,7 @@ public final class Gptq {
     }
 
     /**
-     * Quantizes a layer with GPTQ using a prepared {@link Calibration} of its input.
+     * Quantizes a layer with GPTQ using a prepared {@link Calibration} of its input (no scale refit).
      *
      * @param name        tensor name, used in messages and as the tensor's name
      * @param weights     {@code rows × cols} finite floats, row-major {@code [outFeatures, inFeatures]}; not modified
@@ -355,30 +362,125 @@ public final class Gptq {
      */
     public static QuantizedTensor quantize(String name, float[] weights, int rows, int cols, QuantFormat format,
                                            Calibration calibration) {
+        return quantize(name, weights, rows, cols, format, calibration, 0);
+    }
+
+    /**
+     * Quantizes a layer with GPTQ using a prepared {@link Calibration} of its input, then refits the scales (and
+     * zero points) of every row to the layer's output error, {@code refits} times.
+     *
+     * <p>One refit round: with the codes {@code q} that the column sweep chose held fixed, a row's dequantized weights
+     * {@code ŵ_i = a_g·(c_i − z_g)} (with {@code c_i} the code's unit value and {@code g} the group of column
+     * {@code i}) are linear in the group scales {@code a}, and for the asymmetric format in the offsets
+     * {@code b_g = −a_g·z_g}. The error GPTQ minimizes, {@code (w − ŵ)ᵀ·(H + λI)·(w − ŵ)}, is then a quadratic in
+     * those {@code 2·groups} unknowns (groups of one row are coupled through {@code H}), and its least-squares
+     * solution is closed-form. The zero points are rounded to their integer codes {@code 0..15} and the scales
+     * solved again with the zero points fixed, then rounded to the stored precision (FP16 for grouped formats).
+     * The refit replaces a row's scales only if its error, computed with the rounded values, is lower. Rounds
+     * after the first run the column sweep again with the refitted scales held fixed (so the codes follow the new
+     * scales) before refitting; each row keeps the round with the lowest error. The normal equations come from
+     * FP32 GEMMs ({@code 2·rows·cols²} flops per round), accumulated and solved in double.
+     *
+     * @param name        tensor name, used in messages and as the tensor's name
+     * @param weights     {@code rows × cols} finite floats, row-major {@code [outFeatures, inFeatures]}; not modified
+     * @param rows        output features
+     * @param cols        input features; divisible by the format's group size
+     * @param format      a supported format (see the class comment)
+     * @param calibration the factorized Hessian of this layer's input, {@code calibration.cols() == cols}
+     * @param refits      scale-refit rounds, {@code 0..}{@value #MAX_REFITS}; 0 is plain GPTQ
+     * @return a new tensor in {@code format} that owns its off-heap memory; close it
+     * @throws IllegalArgumentException as {@link #quantize(String, float[], int, int, QuantFormat, Calibration)},
+     *                                  and naming {@code refits} and its value if it is out of range
+     */
+    public static QuantizedTensor quantize(String name, float[] weights, int rows, int cols, QuantFormat format,
+                                           Calibration calibration, int refits) {
         Objects.requireNonNull(calibration, "calibration");
+        if (refits < 0 || refits > MAX_REFITS) {
+            throw new IllegalArgumentException("tensor '" + name + "': refits must be in [0, " + MAX_REFITS
+                    + "], got " + refits);
+        }
         checkWeights(name, weights, rows, cols, format);
         if (calibration.cols() != cols) {
             throw new IllegalArgumentException("tensor '" + name + "': calibration.cols() = " + calibration.cols()
                     + " but the weights have cols = " + cols);
         }
+        int g = groupSize(format, cols);
+        int gpr = cols / g;
         QuantizedTensor t = QuantizedTensor.allocate(name, format, rows, cols);
+        Refit refit = null;
         try {
-            MemorySegment codes = t.codesForWrite();
-            MemorySegment scales = t.scalesForWrite();
-            MemorySegment zeros = t.zerosForWrite();
-            int tiles = (rows + ROW_TILE - 1) / ROW_TILE;
-            ParallelExecutor.parallelFor(0, tiles, 1, (a, b) -> {
-                for (int tile = a; tile < b; tile++) {
-                    int r0 = tile * ROW_TILE;
-                    quantizeTile(name, weights, r0, Math.min(rows, r0 + ROW_TILE), cols, format, calibration.u,
-                            calibration.perm, codes, scales, zeros);
+            byte[] q = new byte[rows * cols];
+            float[] sc = new float[rows * gpr];
+            int[] zr = new int[rows * gpr];
+            sweepAll(name, weights, rows, cols, format, calibration, false, q, sc, zr);
+            if (refits > 0) {
+                refit = new Refit(name, format, calibration, g);
+                double[] best = refit.run(weights, rows, q, sc, zr);
+                byte[] q2 = new byte[rows * cols];
+                float[] sc2 = new float[rows * gpr];
+                int[] zr2 = new int[rows * gpr];
+                for (int round = 1; round < refits; round++) {
+                    System.arraycopy(sc, 0, sc2, 0, sc.length);
+                    System.arraycopy(zr, 0, zr2, 0, zr.length);
+                    sweepAll(name, weights, rows, cols, format, calibration, true, q2, sc2, zr2);
+                    double[] e = refit.run(weights, rows, q2, sc2, zr2);
+                    for (int r = 0; r < rows; r++) {
+                        if (e[r] < best[r]) {
+                            best[r] = e[r];
+                            System.arraycopy(q2, r * cols, q, r * cols, cols);
+                            System.arraycopy(sc2, r * gpr, sc, r * gpr, gpr);
+                            System.arraycopy(zr2, r * gpr, zr, r * gpr, gpr);
+                        }
+                    }
                 }
-            });
+            }
+            store(format, rows, cols, gpr, q, sc, zr, t.codesForWrite(), t.scalesForWrite(), t.zerosForWrite());
             return t;
         } catch (RuntimeException | Error e) {
             t.close();
             throw e;
+        } finally {
+            if (refit != null) {
+                refit.close();
+            }
         }
+    }
+
+    /** The column sweep of every row, in tiles of {@link #ROW_TILE} rows on the shared executor. */
+    private static void sweepAll(String name, float[] weights, int rows, int cols, QuantFormat f, Calibration cal,
+                                 boolean fixed, byte[] q, float[] sc, int[] zr) {
+        int tiles = (rows + ROW_TILE - 1) / ROW_TILE;
+        ParallelExecutor.parallelFor(0, tiles, 1, (a, b) -> {
+            for (int tile = a; tile < b; tile++) {
+                int r0 = tile * ROW_TILE;
+                sweep(name, weights, r0, Math.min(rows, r0 + ROW_TILE), cols, f, cal.u, cal.perm, fixed, q, sc, zr);
+            }
+        });
+    }
+
+    /** Writes the codes, scales and zero points into the tensor's memory. */
+    private static void store(QuantFormat f, int rows, int cols, int gpr, byte[] q, float[] sc, int[] zr,
+                              MemorySegment codes, MemorySegment scales, MemorySegment zeros) {
+        for (int r = 0; r < rows; r++) {
+            for (int gi = 0; gi < gpr; gi++) {
+                storeScale(f, scales, zeros, (long) r * gpr + gi, r, sc[r * gpr + gi], zr[r * gpr + gi]);
+            }
+            long row = (long) r * cols;
+            int qo = r * cols;
+            if (f.isFourBit()) {
+                for (int c = 0; c < cols; c += 2) {
+                    codes.set(Layouts.I8, (row + c) / 2, (byte) ((q[qo + c] & 0xF) | ((q[qo + c + 1] & 0xF) << 4)));
+                }
+            } else {
+                for (int c = 0; c < cols; c++) {
+                    codes.set(Layouts.I8, row + c, q[qo + c]);
+                }
+            }
+        }
+    }
+
+    private static int groupSize(QuantFormat f, int cols) {
+        return f.groupSize() == QuantFormat.PER_CHANNEL ? cols : f.groupSize();
     }
 
     private static void checkWeights(String name, float[] weights, int rows, int cols, QuantFormat format) {
@@ -408,14 +510,16 @@ public final class Gptq {
     }
 
     /**
-     * GPTQ over rows {@code [r0, r1)}: every row runs the same column sweep, sharing each row of {@code U}. With a
-     * permutation (act-order), {@code w} and {@code U} are in permuted column order and the group scales are static.
+     * GPTQ's column sweep over rows {@code [r0, r1)}: their codes in {@code q} ({@code [rows, cols]}, original
+     * column order) and group scales and zero points in {@code sc}, {@code zr} ({@code [rows, groups]}). With {@code fixed} the scales and
+     * zero points passed in are used as they are; otherwise they are chosen (statically from the original weights
+     * in act-order, else from the error-updated weights when a group starts). With a permutation (act-order),
+     * {@code w} and {@code U} are in permuted column order.
      */
-    private static void quantizeTile(String name, float[] weights, int r0, int r1, int cols, QuantFormat f,
-                                     double[] u, int[] perm, MemorySegment codes, MemorySegment scales,
-                                     MemorySegment zeros) {
+    private static void sweep(String name, float[] weights, int r0, int r1, int cols, QuantFormat f, double[] u,
+                              int[] perm, boolean fixed, byte[] q, float[] sc, int[] zr) {
         int nr = r1 - r0;
-        int g = f.groupSize() == QuantFormat.PER_CHANNEL ? cols : f.groupSize();
+        int g = groupSize(f, cols);
         int gpr = cols / g;
         int block = f.groupSize() == QuantFormat.PER_CHANNEL ? BLOCK : (BLOCK + g - 1) / g * g;
         double[] w = new double[nr * cols];
@@ -424,36 +528,30 @@ public final class Gptq {
                 w[r * cols + i] = weights[(r0 + r) * cols + (perm == null ? i : perm[i])];
             }
         }
-        byte[] q = new byte[nr * cols];
         double[] err = new double[nr * block];
         float[] scale = new float[nr];
         int[] zero = new int[nr];
         float[] group = new float[g];
-        float[] staticScale = null;
-        int[] staticZero = null;
-        if (perm != null) {
-            staticScale = new float[nr * gpr];
-            staticZero = new int[nr * gpr];
+        if (perm != null && !fixed) {
             float[] s1 = new float[1];
             int[] z1 = new int[1];
             for (int r = 0; r < nr; r++) {
                 for (int gi = 0; gi < gpr; gi++) {
                     System.arraycopy(weights, (r0 + r) * cols + gi * g, group, 0, g);
                     chooseScale(name, f, group, r0 + r, gi, 0, s1, z1);
-                    staticScale[r * gpr + gi] = s1[0];
-                    staticZero[r * gpr + gi] = z1[0];
-                    storeScale(f, scales, zeros, (long) (r0 + r) * gpr + gi, r0 + r, s1[0], z1[0]);
+                    sc[(r0 + r) * gpr + gi] = s1[0];
+                    zr[(r0 + r) * gpr + gi] = z1[0];
                 }
             }
         }
         for (int b0 = 0; b0 < cols; b0 += block) {
             int b1 = Math.min(cols, b0 + block);
             for (int i = b0; i < b1; i++) {
-                if (perm != null) {
-                    int gi = perm[i] / g;
+                if (perm != null || fixed) {
+                    int gi = (perm == null ? i : perm[i]) / g;
                     for (int r = 0; r < nr; r++) {
-                        scale[r] = staticScale[r * gpr + gi];
-                        zero[r] = staticZero[r * gpr + gi];
+                        scale[r] = sc[(r0 + r) * gpr + gi];
+                        zero[r] = zr[(r0 + r) * gpr + gi];
                     }
                 } else if (i % g == 0) {
                     for (int r = 0; r < nr; r++) {
@@ -461,8 +559,8 @@ public final class Gptq {
                             group[c] = (float) w[r * cols + i + c];
                         }
                         chooseScale(name, f, group, r0 + r, i / g, r, scale, zero);
-                        long gidx = (long) (r0 + r) * gpr + i / g;
-                        storeScale(f, scales, zeros, gidx, r0 + r, scale[r], zero[r]);
+                        sc[(r0 + r) * gpr + i / g] = scale[r];
+                        zr[(r0 + r) * gpr + i / g] = zero[r];
                     }
                 }
                 int ui = i * cols;
@@ -471,7 +569,7 @@ public final class Gptq {
                     int wo = r * cols;
                     double wv = w[wo + i];
                     int code = encode(f, (float) wv, scale[r], zero[r]);
-                    q[wo + (perm == null ? i : perm[i])] = (byte) code;
+                    q[(r0 + r) * cols + (perm == null ? i : perm[i])] = (byte) code;
                     double e = (wv - decode(f, code, scale[r], zero[r])) * dinv;
                     err[r * block + (i - b0)] = e;
                     for (int j = i + 1; j < b1; j++) {
@@ -495,19 +593,283 @@ public final class Gptq {
                 }
             }
         }
-        for (int r = 0; r < nr; r++) {
-            long row = (long) (r0 + r) * cols;
-            int qo = r * cols;
-            if (f.isFourBit()) {
-                for (int c = 0; c < cols; c += 2) {
-                    codes.set(Layouts.I8, (row + c) / 2, (byte) ((q[qo + c] & 0xF) | ((q[qo + c + 1] & 0xF) << 4)));
+    }
+
+    /**
+     * The scale refit of one tensor (see {@link #quantize(String, float[], int, int, QuantFormat, Calibration,
+     * int)}): the damped Hessian {@code H + λI} as FP32 tensors, whole and split by column group, so that the normal
+     * equations of all rows come from the quantization module's FP32 GEMM. Owns those tensors: close it.
+     */
+    private static final class Refit implements AutoCloseable {
+        private final QuantFormat f;
+        private final int cols;
+        private final int g;
+        private final int gpr;
+        private final boolean asym;
+        /** {@code H + λI}, {@code [cols, cols]}. */
+        private final QuantizedTensor full;
+        /** Column group {@code h} of {@code H + λI}, {@code [cols, g]}. */
+        private final QuantizedTensor[] byGroup;
+        /** {@code Σ_{i∈g, j∈h} (H + λI)_{ij}}, {@code [groups, groups]}: the same for every row. */
+        private final double[] mbb;
+
+        Refit(String name, QuantFormat f, Calibration cal, int g) {
+            this.f = f;
+            this.cols = cal.cols;
+            this.g = g;
+            this.gpr = cols / g;
+            this.asym = f.scheme() == QuantFormat.Scheme.INT4_ASYM;
+            int n = cols;
+            double[] h = cal.hessian;
+            float[] hd = new float[n * n];
+            mbb = new double[gpr * gpr];
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < n; j++) {
+                    double v = h[i * n + j] + (i == j ? cal.damping : 0);
+                    hd[i * n + j] = (float) v;
+                    mbb[(i / g) * gpr + j / g] += v;
                 }
-            } else {
-                for (int c = 0; c < cols; c++) {
-                    codes.set(Layouts.I8, row + c, q[qo + c]);
+            }
+            byGroup = new QuantizedTensor[gpr];
+            QuantizedTensor whole = null;
+            try {
+                whole = Quantizer.quantize(name + ".hessian", hd, n, n, QuantFormat.FP32);
+                float[] part = new float[n * g];
+                for (int hg = 0; hg < gpr; hg++) {
+                    for (int i = 0; i < n; i++) {
+                        System.arraycopy(hd, i * n + hg * g, part, i * g, g);
+                    }
+                    byGroup[hg] = Quantizer.quantize(name + ".hessian." + hg, part, n, g, QuantFormat.FP32);
+                }
+            } catch (RuntimeException | Error e) {
+                if (whole != null) {
+                    whole.close();
+                }
+                for (QuantizedTensor t : byGroup) {
+                    if (t != null) {
+                        t.close();
+                    }
+                }
+                throw e;
+            }
+            full = whole;
+        }
+
+        /**
+         * One refit round: replaces a row's scales and zero points in {@code sc}/{@code zr} where the refit lowers
+         * its error, and returns each row's error {@code (w − ŵ)ᵀ(H + λI)(w − ŵ)} after the round, up to the
+         * constant {@code wᵀ(H + λI)w}.
+         */
+        double[] run(float[] weights, int rows, byte[] q, float[] sc, int[] zr) {
+            float[] c = new float[rows * cols];
+            for (int i = 0; i < c.length; i++) {
+                c[i] = decode(f, q[i], 1f, 0);
+            }
+            // maa[r][g][h] = A_gᵀ(H + λI)A_h, mba[r][g][h] = B_gᵀ(H + λI)A_h, ra[r][g] = A_gᵀ(H + λI)w,
+            // rb[r][g] = B_gᵀ(H + λI)w, with A_g row r's unit code values in group g (zero elsewhere), B_g the
+            // group's indicator.
+            double[] maa = new double[rows * gpr * gpr];
+            double[] mba = asym ? new double[rows * gpr * gpr] : null;
+            double[] ra = new double[rows * gpr];
+            double[] rb = asym ? new double[rows * gpr] : null;
+            float[] y = new float[rows * cols];
+            QuantizedMatmul.matmul(weights, rows, full, y);
+            ParallelExecutor.parallelFor(0, rows, 16, (a, b) -> {
+                for (int r = a; r < b; r++) {
+                    for (int i = 0; i < cols; i++) {
+                        double v = y[r * cols + i];
+                        ra[r * gpr + i / g] += c[r * cols + i] * v;
+                        if (asym) {
+                            rb[r * gpr + i / g] += v;
+                        }
+                    }
+                }
+            });
+            float[] ch = new float[rows * g];
+            for (int hg = 0; hg < gpr; hg++) {
+                for (int r = 0; r < rows; r++) {
+                    System.arraycopy(c, r * cols + hg * g, ch, r * g, g);
+                }
+                QuantizedMatmul.matmul(ch, rows, byGroup[hg], y);
+                int col = hg;
+                ParallelExecutor.parallelFor(0, rows, 16, (a, b) -> {
+                    for (int r = a; r < b; r++) {
+                        for (int i = 0; i < cols; i++) {
+                            double v = y[r * cols + i];
+                            int m = (r * gpr + i / g) * gpr + col;
+                            maa[m] += c[r * cols + i] * v;
+                            if (asym) {
+                                mba[m] += v;
+                            }
+                        }
+                    }
+                });
+            }
+            double[] out = new double[rows];
+            ParallelExecutor.parallelFor(0, rows, 8, (a, b) -> {
+                for (int r = a; r < b; r++) {
+                    out[r] = solveRow(r, maa, mba, ra, rb, sc, zr);
+                }
+            });
+            return out;
+        }
+
+        /** Refits row {@code r}; returns its error after the refit (or before, if the refit did not lower it). */
+        private double solveRow(int r, double[] maa, double[] mba, double[] ra, double[] rb, float[] sc, int[] zr) {
+            boolean fp16 = f.scheme() != QuantFormat.Scheme.NF4 && f.groupSize() != QuantFormat.PER_CHANNEL;
+            int so = r * gpr;
+            int mo = r * gpr * gpr;
+            float[] a = java.util.Arrays.copyOfRange(sc, so, so + gpr);
+            int[] z = java.util.Arrays.copyOfRange(zr, so, so + gpr);
+            double bestErr = refitError(maa, mba, mbb, ra, rb, mo, so, gpr, a, z);
+            float[] bestA = a;
+            int[] bestZ = z;
+            // Zero-point candidates: the current ones, and (asymmetric) those of the joint least-squares solution.
+            int[][] zeroCandidates = {z, null};
+            if (asym) {
+                int n2 = 2 * gpr;
+                double[] m = new double[n2 * n2];
+                double[] rhs = new double[n2];
+                for (int p = 0; p < gpr; p++) {
+                    rhs[p] = ra[so + p];
+                    rhs[gpr + p] = rb[so + p];
+                    for (int s = 0; s < gpr; s++) {
+                        m[p * n2 + s] = maa[mo + p * gpr + s];
+                        m[p * n2 + gpr + s] = mba[mo + s * gpr + p];
+                        m[(gpr + p) * n2 + s] = mba[mo + p * gpr + s];
+                        m[(gpr + p) * n2 + gpr + s] = mbb[p * gpr + s];
+                    }
+                }
+                double[] theta = solveSpd(m, rhs, n2);
+                if (theta != null) {
+                    int[] zc = z.clone();
+                    for (int p = 0; p < gpr; p++) {
+                        double ap = theta[p];
+                        if (ap > 0) {
+                            zc[p] = (int) Math.min(15, Math.max(0, Math.rint(-theta[gpr + p] / ap)));
+                        }
+                    }
+                    zeroCandidates[1] = zc;
+                }
+            }
+            for (int[] zc : zeroCandidates) {
+                if (zc == null) {
+                    continue;
+                }
+                double[] m = new double[gpr * gpr];
+                double[] rhs = new double[gpr];
+                for (int p = 0; p < gpr; p++) {
+                    rhs[p] = ra[so + p] - (asym ? zc[p] * rb[so + p] : 0);
+                    for (int s = 0; s < gpr; s++) {
+                        double v = maa[mo + p * gpr + s];
+                        if (asym) {
+                            v += -zc[s] * mba[mo + s * gpr + p] - zc[p] * mba[mo + p * gpr + s]
+                                    + (double) zc[p] * zc[s] * mbb[p * gpr + s];
+                        }
+                        m[p * gpr + s] = v;
+                    }
+                }
+                double[] sol = solveSpd(m, rhs, gpr);
+                if (sol == null) {
+                    continue;
+                }
+                float[] ac = new float[gpr];
+                boolean ok = true;
+                for (int p = 0; p < gpr && ok; p++) {
+                    float v = fp16 ? fp16((float) sol[p]) : (float) sol[p];
+                    ok = Float.isFinite(v) && v != 0f;
+                    ac[p] = v;
+                }
+                if (!ok) {
+                    continue;
+                }
+                double e = refitError(maa, mba, mbb, ra, rb, mo, so, gpr, ac, zc);
+                if (e < bestErr) {
+                    bestErr = e;
+                    bestA = ac;
+                    bestZ = zc;
+                }
+            }
+            System.arraycopy(bestA, 0, sc, so, gpr);
+            System.arraycopy(bestZ, 0, zr, so, gpr);
+            return bestErr;
+        }
+
+        @Override
+        public void close() {
+            full.close();
+            for (QuantizedTensor t : byGroup) {
+                t.close();
+            }
+        }
+    }
+
+    /** {@code θᵀMθ − 2·rᵀθ} of one row for scales {@code a} and zero points {@code z} ({@code b_g = −a_g·z_g}). */
+    private static double refitError(double[] maa, double[] mba, double[] mbb, double[] ra, double[] rb, int mo,
+                                     int so, int gpr, float[] a, int[] z) {
+        double e = 0;
+        for (int p = 0; p < gpr; p++) {
+            double ap = a[p];
+            double bp = -ap * z[p];
+            e -= 2 * (ap * ra[so + p] + (rb == null ? 0 : bp * rb[so + p]));
+            for (int s = 0; s < gpr; s++) {
+                double as = a[s];
+                double v = ap * as * maa[mo + p * gpr + s];
+                if (mba != null) {
+                    double bs = -as * z[s];
+                    v += bp * as * mba[mo + p * gpr + s] + ap * bs * mba[mo + s * gpr + p]
+                            + bp * bs * mbb[p * gpr + s];
+                }
+                e += v;
+            }
+        }
+        return e;
+    }
+
+    /**
+     * Solves {@code M·x = b} for a symmetric positive semi-definite {@code M} ({@code [n, n]}) by Cholesky with a
+     * relative ridge of {@code 1e-10} on the diagonal; null if it breaks down.
+     */
+    private static double[] solveSpd(double[] m, double[] b, int n) {
+        double[] l = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j <= i; j++) {
+                double s = m[i * n + j] + (i == j ? 1e-10 * Math.abs(m[i * n + i]) : 0);
+                for (int k = 0; k < j; k++) {
+                    s -= l[i * n + k] * l[j * n + k];
+                }
+                if (i == j) {
+                    if (!(s > 0) || !Double.isFinite(s)) {
+                        return null;
+                    }
+                    l[i * n + i] = Math.sqrt(s);
+                } else {
+                    l[i * n + j] = s / l[j * n + j];
                 }
             }
         }
+        double[] y = new double[n];
+        for (int i = 0; i < n; i++) {
+            double s = b[i];
+            for (int k = 0; k < i; k++) {
+                s -= l[i * n + k] * y[k];
+            }
+            y[i] = s / l[i * n + i];
+        }
+        double[] x = new double[n];
+        for (int i = n - 1; i >= 0; i--) {
+            double s = y[i];
+            for (int k = i + 1; k < n; k++) {
+                s -= l[k * n + i] * x[k];
+            }
+            x[i] = s / l[i * n + i];
+        }
+        for (double v : x) {
+            if (!Double.isFinite(v)) {
+                return null;
+            }
+        }
+        return x;
     }
 
     /** The stored code of one weight: INT4 nibble {@code 0..15}, NF4 index, or INT8 {@code −127..127}. */

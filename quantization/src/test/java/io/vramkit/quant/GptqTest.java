@@ -248,4 +248,90 @@ class GptqTest {
             assertArrayEquals(a.dequantize(), b.dequantize());
         }
     }
+
+    /** {@code H = (2/n)·XᵀX} in float64. */
+    private static double[] hessian(float[] x, int n, int cols) {
+        double[] h = new double[cols * cols];
+        for (int s = 0; s < n; s++) {
+            for (int i = 0; i < cols; i++) {
+                double xi = x[s * cols + i];
+                for (int j = 0; j < cols; j++) {
+                    h[i * cols + j] += 2.0 / n * xi * x[s * cols + j];
+                }
+            }
+        }
+        return h;
+    }
+
+    /** {@code Σ_r (w_r − ŵ_r)ᵀ(H + λI)(w_r − ŵ_r)} in float64: the error GPTQ minimizes. */
+    private static double hessianError(double[] h, float[] w, QuantizedTensor t, double lambda) {
+        int rows = t.rows();
+        int cols = t.cols();
+        float[] dq = t.dequantize();
+        double e = 0;
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < cols; i++) {
+                double di = (double) w[r * cols + i] - dq[r * cols + i];
+                for (int j = 0; j < cols; j++) {
+                    double dj = (double) w[r * cols + j] - dq[r * cols + j];
+                    e += di * (h[i * cols + j] + (i == j ? lambda : 0)) * dj;
+                }
+            }
+        }
+        return e;
+    }
+
+    @Test
+    void scaleRefitNeverRaisesTheHessianErrorAndLowersItForAsymmetricGroups() {
+        int[][] shapes = {{32, 128}, {16, 256}, {8, 384}};
+        List<QuantFormat> formats = List.of(QuantFormat.INT4_ASYM_G64, QuantFormat.INT4_ASYM_G32, QuantFormat.INT4_G64,
+                QuantFormat.NF4_B64, QuantFormat.INT8, QuantFormat.INT8_G64);
+        long seed = 31;
+        for (int[] sh : shapes) {
+            int rows = sh[0];
+            int cols = sh[1];
+            float[] w = TestData.gaussian(rows * cols, 0.05, seed++);
+            int n = 2 * cols;
+            float[] x = activations(n, cols, seed++);
+            double[] h = hessian(x, n, cols);
+            for (boolean actOrder : new boolean[] {false, true}) {
+                Gptq.Calibration cal = Gptq.calibrate("x", x, n, cols, actOrder, 0.1);
+                for (QuantFormat f : formats) {
+                    try (QuantizedTensor q0 = Gptq.quantize("w", w, rows, cols, f, cal);
+                         QuantizedTensor q1 = Gptq.quantize("w", w, rows, cols, f, cal, 1);
+                         QuantizedTensor q2 = Gptq.quantize("w", w, rows, cols, f, cal, 2)) {
+                        assertEquals(f, q1.format());
+                        double e0 = hessianError(h, w, q0, cal.damping());
+                        double e1 = hessianError(h, w, q1, cal.damping());
+                        double e2 = hessianError(h, w, q2, cal.damping());
+                        String what = f + " " + rows + "x" + cols + " actOrder " + actOrder;
+                        // each row keeps its refit only where it lowers the error (up to float64 rounding)
+                        assertTrue(e1 <= e0 * (1 + 1e-6), what + ": refit " + e1 + " vs plain " + e0);
+                        assertTrue(e2 <= e1 * (1 + 1e-6), what + ": two rounds " + e2 + " vs one " + e1);
+                        if (f.scheme() == QuantFormat.Scheme.INT4_ASYM) {
+                            assertTrue(e1 < 0.98 * e0, what + ": refit " + e1 + " vs plain " + e0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void refitRoundsAreValidated() {
+        int rows = 8;
+        int cols = 64;
+        float[] w = TestData.gaussian(rows * cols, 0.05, 41);
+        float[] x = activations(100, cols, 42);
+        Gptq.Calibration cal = Gptq.calibrate("x", x, 100, cols, true);
+        for (int bad : new int[] {-1, Gptq.MAX_REFITS + 1}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Gptq.quantize("t", w, rows, cols, QuantFormat.INT4_ASYM_G64, cal, bad));
+            assertTrue(e.getMessage().contains("refits") && e.getMessage().contains("got " + bad), e.getMessage());
+        }
+        try (QuantizedTensor a = Gptq.quantize("t", w, rows, cols, QuantFormat.INT4_ASYM_G64, cal, 1);
+             QuantizedTensor b = Gptq.quantize("t", w, rows, cols, QuantFormat.INT4_ASYM_G64, cal, 1)) {
+            assertArrayEquals(a.dequantize(), b.dequantize());
+        }
+    }
 }

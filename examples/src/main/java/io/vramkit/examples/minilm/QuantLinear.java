@@ -19,11 +19,14 @@ public final class QuantLinear implements EncoderLinear {
     private final float[] bias;
     /** {@code 1/s} of an AWQ-style input scale (the weight holds {@code W·diag(s)}), or null. */
     private final float[] inputInverseScale;
+    /** Block size of the Hadamard rotation of the scaled input (the weight holds {@code W·diag(s)·R}), or 0. */
+    private final int rotation;
 
-    private QuantLinear(QuantizedTensor weight, float[] bias, float[] inputInverseScale) {
+    private QuantLinear(QuantizedTensor weight, float[] bias, float[] inputInverseScale, int rotation) {
         this.weight = weight;
         this.bias = bias;
         this.inputInverseScale = inputInverseScale;
+        this.rotation = rotation;
     }
 
     /**
@@ -38,20 +41,22 @@ public final class QuantLinear implements EncoderLinear {
         Objects.requireNonNull(linear, "linear");
         Objects.requireNonNull(format, "format");
         return new QuantLinear(Quantizer.quantize(linear.name(), linear.weight(), linear.out(), linear.in(), format),
-                linear.bias(), null);
+                linear.bias(), null, 0);
     }
 
     /**
-     * Quantizes a linear layer with GPTQ ({@link Gptq}) after an optional per-input-channel scale
-     * ({@link LayerCalibration}): the same packed format as {@link #of}, holding {@code W·diag(s)} with codes and
-     * scales chosen to keep the layer's output close on calibration activations; {@link #apply} divides the input
-     * by {@code s} first.
+     * Quantizes a linear layer with GPTQ ({@link Gptq}) after an optional per-input-channel scale and an optional
+     * block Hadamard rotation ({@link LayerCalibration}): the same packed format as {@link #of}, holding
+     * {@code W·diag(s)·R} with codes and scales chosen to keep the layer's output close on calibration activations
+     * (with the calibration's scale-refit rounds); {@link #apply} divides the input by {@code s} and rotates it
+     * first.
      *
      * @param linear      the FP32 layer ({@code [out, in]} weight); not retained except its bias
      * @param format      a 4-bit or INT8 format {@link Gptq} supports
      * @param calibration this layer's calibration ({@code inputScale} of length {@code in}, or null)
      * @return the layer, owning its quantized weight
-     * @throws IllegalArgumentException naming the layer if the input scale has the wrong length, or from
+     * @throws IllegalArgumentException naming the layer if the input scale has the wrong length or the rotation
+     *                                  does not divide the input size, or from
      *                                  {@link Gptq#quantize} if the format or calibration does not fit
      */
     public static QuantLinear gptq(MiniLmWeights.Linear linear, QuantFormat format, LayerCalibration calibration) {
@@ -63,10 +68,15 @@ public final class QuantLinear implements EncoderLinear {
             throw new IllegalArgumentException("linear " + linear.name() + ": inputScale.length = " + s.length
                     + " but in = " + linear.in());
         }
-        float[] w = s == null ? linear.weight() : LayerCalibration.scaleColumns(linear.weight(), linear.out(),
-                linear.in(), s);
+        int rotation = calibration.rotation();
+        if (rotation > 0 && linear.in() % rotation != 0) {
+            throw new IllegalArgumentException("linear " + linear.name() + ": rotation = " + rotation
+                    + " does not divide in = " + linear.in());
+        }
+        float[] w = LayerCalibration.transformWeight(linear.weight(), linear.out(), linear.in(), s, rotation);
         return new QuantLinear(Gptq.quantize(linear.name(), w, linear.out(), linear.in(), format,
-                calibration.gptq()), linear.bias(), s == null ? null : LayerCalibration.inverse(s));
+                calibration.gptq(), calibration.refits()), linear.bias(),
+                s == null ? null : LayerCalibration.inverse(s), rotation);
     }
 
     /** The storage format. */
@@ -90,10 +100,10 @@ public final class QuantLinear implements EncoderLinear {
         return weight.byteSize() + (inputInverseScale == null ? 0 : 4L * inputInverseScale.length);
     }
 
-    /** {@code y = x·Wᵀ} (input scale applied, bias not added). */
+    /** {@code y = x·Wᵀ} (input scale and rotation applied, bias not added). */
     private void applyWithoutBias(float[] x, int rows, float[] y) {
         float[] in = x;
-        if (inputInverseScale != null) {
+        if (inputInverseScale != null || rotation > 0) {
             int cols = weight.cols();
             float[] inv = inputInverseScale;
             float[] scaled = new float[rows * cols];
@@ -101,7 +111,10 @@ public final class QuantLinear implements EncoderLinear {
                 for (int r = r0; r < r1; r++) {
                     int o = r * cols;
                     for (int i = 0; i < cols; i++) {
-                        scaled[o + i] = x[o + i] * inv[i];
+                        scaled[o + i] = inv == null ? x[o + i] : x[o + i] * inv[i];
+                    }
+                    if (rotation > 0) {
+                        LayerCalibration.hadamard(scaled, o, cols, rotation);
                     }
                 }
             });

@@ -129,4 +129,140 @@ class LayerCalibrationTest {
             assertArrayEquals(a.hidden(), enc.encode(batch, null).hidden(), 2e-5f);
         }
     }
+
+    /** The Sylvester Hadamard matrix of order {@code n} (a power of two), entries ±1, in float64. */
+    private static double[][] sylvester(int n) {
+        double[][] h = {{1}};
+        for (int m = 1; m < n; m *= 2) {
+            double[][] next = new double[2 * m][2 * m];
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < m; j++) {
+                    next[i][j] = h[i][j];
+                    next[i][j + m] = h[i][j];
+                    next[i + m][j] = h[i][j];
+                    next[i + m][j + m] = -h[i][j];
+                }
+            }
+            h = next;
+        }
+        return h;
+    }
+
+    @Test
+    void hadamardIsTheOrthonormalBlockTransformAndItsOwnInverse() {
+        Random rnd = new Random(5);
+        for (int block : new int[] {2, 8, 64, 128, 512}) {
+            for (int blocks : new int[] {1, 3}) {
+                int n = block * blocks;
+                double[][] h = sylvester(block);
+                float[] a = gaussian(n + 7, 1, rnd.nextLong());
+                float[] orig = a.clone();
+                LayerCalibration.hadamard(a, 7, n, block);
+                for (int i = 0; i < 7; i++) {
+                    assertEquals(orig[i], a[i], "element " + i + " before the range is untouched");
+                }
+                for (int b = 0; b < blocks; b++) {
+                    for (int i = 0; i < block; i++) {
+                        double ref = 0;
+                        for (int j = 0; j < block; j++) {
+                            ref += h[i][j] * orig[7 + b * block + j];
+                        }
+                        ref /= Math.sqrt(block);
+                        assertEquals(ref, a[7 + b * block + i], 1e-5 * Math.sqrt(block),
+                                "block " + block + " × " + blocks + ", element " + (b * block + i));
+                    }
+                }
+                LayerCalibration.hadamard(a, 7, n, block);
+                assertArrayEquals(orig, a, 1e-5f, "applied twice, block " + block);
+            }
+        }
+    }
+
+    @Test
+    void rotatedAndScaledLayerKeepsItsOutputAndCountsItsBytes() {
+        int out = 16;
+        int in = 256;
+        int rows = 400;
+        MiniLmWeights.Linear lin = new MiniLmWeights.Linear("r", gaussian(out * in, 0.05, 6), gaussian(out, 0.1, 7),
+                out, in);
+        float[] x = gaussian(rows * in, 1, 8);
+        for (int r = 0; r < rows; r++) {
+            x[r * in + 3] *= 15;
+        }
+        float[] s = LayerCalibration.signs(in);
+        for (int i = 0; i < in; i++) {
+            s[i] *= (float) (0.5 + (i * 29 % 13) / 12.0);
+        }
+        for (int rotation : new int[] {64, 256}) {
+            float[] xt = LayerCalibration.transformInput(x, rows, in, LayerCalibration.inverse(s), rotation);
+            float[] wt = LayerCalibration.transformWeight(lin.weight(), out, in, s, rotation);
+            // exact in float64: (x ⊘ s)·R · (W·diag(s)·R)ᵀ = x·Wᵀ
+            for (int r = 0; r < 5; r++) {
+                for (int o = 0; o < out; o++) {
+                    double ref = 0;
+                    double got = 0;
+                    for (int i = 0; i < in; i++) {
+                        ref += (double) x[r * in + i] * lin.weight()[o * in + i];
+                        got += (double) xt[r * in + i] * wt[o * in + i];
+                    }
+                    assertEquals(ref, got, 1e-4 * (1 + Math.abs(ref)), "row " + r + ", output " + o);
+                }
+            }
+            LayerCalibration cal = new LayerCalibration(s, Gptq.calibrate("r", xt, rows, in, true, 0.1), 1, rotation);
+            float[] ref = new float[rows * out];
+            float[] y = new float[rows * out];
+            try (QuantLinear f = QuantLinear.of(lin, QuantFormat.FP32);
+                 QuantLinear q = QuantLinear.gptq(lin, QuantFormat.INT8, cal)) {
+                f.apply(x, rows, ref);
+                q.apply(x, rows, y);
+                double refSq = 0;
+                double err = 0;
+                for (int i = 0; i < y.length; i++) {
+                    refSq += (double) ref[i] * ref[i];
+                    err += (y[i] - ref[i]) * (double) (y[i] - ref[i]);
+                }
+                assertTrue(Math.sqrt(err / refSq) < 0.01, "rotation " + rotation + ": relative RMS error "
+                        + Math.sqrt(err / refSq));
+                try (QuantLinear plain = QuantLinear.of(lin, QuantFormat.INT8)) {
+                    assertEquals(plain.weightBytes() + 4L * in, q.weightBytes(), "the FP32 scale is counted");
+                }
+            }
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> QuantLinear.gptq(
+                new MiniLmWeights.Linear("odd", new float[out * 96], new float[out], out, 96), QuantFormat.INT8,
+                new LayerCalibration(null, Gptq.calibrate("odd", new float[10 * 96], 10, 96), 0, 64)));
+        assertTrue(e.getMessage().contains("rotation = 64") && e.getMessage().contains("in = 96"), e.getMessage());
+    }
+
+    @Test
+    void settingsAndCalibrationRejectBadValuesByName() {
+        Gptq.Calibration g = Gptq.calibrate("c", gaussian(64 * 8, 1, 9), 64, 8);
+        double[] alphas = {0, 0.5};
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new LayerCalibration(null, g, -1, 0));
+        assertTrue(e.getMessage().contains("refits") && e.getMessage().contains("-1"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new LayerCalibration(null, g, 0, 48));
+        assertTrue(e.getMessage().contains("rotation") && e.getMessage().contains("48"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new LayerCalibration.Settings(0, alphas, false, 0, 0));
+        assertTrue(e.getMessage().contains("damping") && e.getMessage().contains("0.0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new LayerCalibration.Settings(0.1, new double[0], false, 0, 0));
+        assertTrue(e.getMessage().contains("alphas"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new LayerCalibration.Settings(0.1, new double[] {0, -0.5}, false, 0, 0));
+        assertTrue(e.getMessage().contains("alphas") && e.getMessage().contains("-0.5"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new LayerCalibration.Settings(0.1, alphas, false, Gptq.MAX_REFITS + 1, 0));
+        assertTrue(e.getMessage().contains("refits") && e.getMessage().contains("" + (Gptq.MAX_REFITS + 1)),
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new LayerCalibration.Settings(0.1, alphas, false, 0, 100));
+        assertTrue(e.getMessage().contains("rotation") && e.getMessage().contains("100"), e.getMessage());
+        LayerCalibration.Settings ok = new LayerCalibration.Settings(0.1, alphas, true, 1, 128);
+        alphas[1] = 7;
+        assertArrayEquals(new double[] {0, 0.5}, ok.alphas(), "the settings copy the exponents");
+        ok.alphas()[0] = 3;
+        assertArrayEquals(new double[] {0, 0.5}, ok.alphas(), "and hand out copies");
+    }
 }
