@@ -63,7 +63,6 @@ public final class PanamaDecodeKernel implements DecodeKernel {
 
     /** Partial score vectors per query head and tile: each covers 4 tokens. */
     private static final int GROUPS = L / 4;
-    private static final int VCH = Integer.getInteger("vch", 16);
 
     private static final int F32 = 0;
     private static final int BF16 = 1;
@@ -154,16 +153,24 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         int[] blk = new int[L];
         // Row byte offsets [kvCount, L]: the K and V rows of local KV head l, token j, at index l·L + j.
         long[] kRows = new long[kvCount * L];
-        long[] vRows = new long[kvCount * L];
+        // In place, a token's K and V rows sit at the same offsets of the two caches.
+        long[] vRows = kind == STAGED ? new long[kvCount * L] : kRows;
         for (int t0 = lo; t0 < hi; t0 += L) {
             int n = Math.min(L, hi - t0);
+            // Lanes past the end repeat the last token, so every row read is a real one; their scores are masked.
+            // Block and offset advance incrementally: no division per lane.
+            int bi = t0 / bs;
+            int off = t0 - bi * bs;
             for (int j = 0; j < L; j++) {
-                // Lanes past the end repeat the last token, so every row read is a real one; their scores are masked.
-                int t = t0 + Math.min(j, n - 1);
-                int b = table[t / bs];
+                int b = table[bi];
                 blk[j] = b;
-                tok[j] = ((long) b * bs + t % bs) * p.tokenBytes;
+                tok[j] = ((long) b * bs + off) * p.tokenBytes;
+                if (j + 1 < n && ++off == bs) {
+                    off = 0;
+                    bi++;
+                }
             }
+            boolean oneBlock = blk[0] == blk[L - 1];
             for (int local = 0; local < kvCount; local++) {
                 int kvh = kv0 + local;
                 if (kind == STAGED) {
@@ -172,14 +179,22 @@ public final class PanamaDecodeKernel implements DecodeKernel {
                     long h = kvh * p.headBytes;
                     for (int j = 0; j < L; j++) {
                         kRows[local * L + j] = tok[j] + h;
-                        vRows[local * L + j] = tok[j] + h;
                     }
                 }
                 if (quant) {
-                    for (int j = 0; j < L; j++) {
-                        long si = (long) blk[j] * p.kvHeads + kvh;
-                        w.setAtIndex(F, p.offKS + local * tile + j, p.keyScales.getAtIndex(SCALE, si));
-                        w.setAtIndex(F, p.offVS + local * tile + j, p.valueScales.getAtIndex(SCALE, si));
+                    int ks = p.offKS + local * tile;
+                    int vs = p.offVS + local * tile;
+                    if (oneBlock) {
+                        long si = (long) blk[0] * p.kvHeads + kvh;
+                        FloatVector.broadcast(S, p.keyScales.getAtIndex(SCALE, si)).intoMemorySegment(w, ks * 4L, NO);
+                        FloatVector.broadcast(S, p.valueScales.getAtIndex(SCALE, si))
+                                .intoMemorySegment(w, vs * 4L, NO);
+                    } else {
+                        for (int j = 0; j < L; j++) {
+                            long si = (long) blk[j] * p.kvHeads + kvh;
+                            w.setAtIndex(F, ks + j, p.keyScales.getAtIndex(SCALE, si));
+                            w.setAtIndex(F, vs + j, p.valueScales.getAtIndex(SCALE, si));
+                        }
                     }
                 }
             }
@@ -203,21 +218,18 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             for (int local = 0; local < kvCount; local++) {
                 softmax(p, w, local, n, quant, prob);
             }
-            // Values in the same order: 4 tokens at a time over all KV heads, with the output vectors of 4 query
-            // heads × 4L columns in registers across the 4 tokens.
-            for (int j0 = 0; j0 < n; j0 += VCH) {
-                int cnt = Math.min(VCH, n - j0);
-                for (int local = 0; local < kvCount; local++) {
-                    int oRow = p.row(p.offO, local, 0);
-                    for (int hb = 0; hb < gP; hb += 4) {
-                        int pr = (local * gP + hb) * L + j0;
-                        int o = oRow + hb * dP;
-                        for (int c = 0; c < dP; c += 4 * L) {
-                            switch (kind) {
-                                case BF16 -> valuesBf16(vSrc, vRows, local * L + j0, cnt, prob, pr, w, o + c, dP, c);
-                                case I8 -> valuesI8(vSrc, vRows, local * L + j0, cnt, prob, pr, w, o + c, dP, c);
-                                default -> valuesF32(vSrc, vRows, local * L + j0, cnt, prob, pr, w, o + c, dP, c);
-                            }
+            // Values: per KV head and 4L columns, the output vectors of 4 query heads stay in registers across all
+            // the tile's tokens, so they are loaded and stored once per tile.
+            for (int local = 0; local < kvCount; local++) {
+                int oRow = p.row(p.offO, local, 0);
+                for (int hb = 0; hb < gP; hb += 4) {
+                    int pr = (local * gP + hb) * L;
+                    int o = oRow + hb * dP;
+                    for (int c = 0; c < dP; c += 4 * L) {
+                        switch (kind) {
+                            case BF16 -> valuesBf16(vSrc, vRows, local * L, n, prob, pr, w, o + c, dP, c);
+                            case I8 -> valuesI8(vSrc, vRows, local * L, n, prob, pr, w, o + c, dP, c);
+                            default -> valuesF32(vSrc, vRows, local * L, n, prob, pr, w, o + c, dP, c);
                         }
                     }
                 }
