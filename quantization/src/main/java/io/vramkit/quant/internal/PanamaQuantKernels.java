@@ -23,9 +23,10 @@ import jdk.incubator.vector.VectorSpecies;
  * eight nibbles of columns {@code 8i .. 8i+7}, and the activation vector is rearranged once per call into eight
  * matching "nibble planes". Nibble {@code k} of all lanes becomes floats by one shift and one {@code selectFrom}
  * in a 16-entry codebook held in a register (NF4's, or {@code u − 8} for symmetric INT4, or {@code u} for
- * asymmetric INT4, which then subtracts its zero-point per lane); GEMV batches up to 16 run it once per activation
- * row. Other shapes decode a row into permuted FP32 (even columns of every {@code 2L} block first) and take dot
- * products.
+ * asymmetric INT4, which then subtracts its zero-point per lane). Rows go two per pass, a row of the first half of
+ * the range with the matching row of the second half, so each activation-plane load serves two rows and two long
+ * sequential weight streams are in flight; GEMV batches up to 16 run it once per activation row. Other shapes
+ * decode a row into permuted FP32 (even columns of every {@code 2L} block first) and take dot products.
  *
  * <p>Needs vectors of at least 256 bits; on narrower hardware every method falls back to the scalar code.
  * Stateless and thread-safe.
@@ -599,9 +600,10 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     /**
      * Fused GEMV for INT4 (both kinds) and NF4 of one activation row {@code x[xOff, xOff + cols)} into
      * {@code y[yOff + r]}, on the activations rearranged into nibble planes ({@link #nibblePlanes}), by
-     * {@link #rowsLut} or {@link #rowsAsym}. Those hold the whole row loop, so they are
-     * called once per chunk of rows and compiled on their own: inlined into a caller that also holds the other
-     * formats' kernels, the Vector API code could outgrow the JIT's inlining budget and fall back to boxed vectors.
+     * {@link #rowsLut} or {@link #rowsAsym}. Those walk the rows two at a time and hand each pair to a kernel
+     * ({@link #pairLut}, {@link #pairLutWide}, {@link #pairAsym}) that holds the column loop and is compiled on its
+     * own: inlined into a caller that also holds the other formats' kernels, the Vector API code could outgrow the
+     * JIT's inlining budget and fall back to boxed vectors.
      */
     private void gemv4(QuantizedTensor t, MemorySegment codes, float[] x, int xOff, float[] y, int yOff, int r0,
                        int r1) {
@@ -612,13 +614,13 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
         float[] xq = new float[cols];
         nibblePlanes(x, xOff, cols, xq);
         // padded by L: a block's scale vector is L floats loaded from the block's first group
-        float[] sc = new float[gpr + L];
+        float[] sc = new float[2 * (gpr + L)];
         int[] lanes = new int[L];
         for (int i = 0; i < L; i++) {
             lanes[i] = g >= 8 * L ? 0 : 8 * i / g;
         }
         if (scheme == QuantFormat.Scheme.INT4_ASYM) {
-            rowsAsym(t, codes, xq, lanes, sc, new float[gpr + L], y, yOff, r0, r1);
+            rowsAsym(t, codes, xq, lanes, sc, new float[2 * (gpr + L)], y, yOff, r0, r1);
         } else {
             rowsLut(t, codes, xq, lanes, scheme == QuantFormat.Scheme.NF4 ? NF4_BITS : INT4_SYM_BITS, sc, y, yOff,
                     r0, r1);
@@ -655,11 +657,13 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     }
 
     /**
-     * Per-lane values of the {@code 8L}-column block at column {@code c}: lane {@code i} gets {@code v[(c + 8i)/g]},
-     * one {@code L}-float load from the block's first group permuted by {@code laneGroup}.
+     * Per-lane values of the {@code 8L}-column block at column {@code c}: lane {@code i} gets
+     * {@code v[base + (c + 8i)/g]}, one {@code L}-float load from the block's first group permuted by
+     * {@code laneGroup}.
      */
-    private static FloatVector blockValues(float[] v, int c, int g, IntVector laneGroup) {
-        return laneGroup.selectFrom(FloatVector.fromArray(F, v, c / g).reinterpretAsInts()).reinterpretAsFloats();
+    private static FloatVector blockValues(float[] v, int base, int c, int g, IntVector laneGroup) {
+        return laneGroup.selectFrom(FloatVector.fromArray(F, v, base + c / g).reinterpretAsInts())
+                .reinterpretAsFloats();
     }
 
     /**
@@ -672,99 +676,208 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
 
     /**
      * {@code y[yOff + r] = Σ_g s_g Σ_{c∈g} lut[u_c]·x_c} for rows {@code [r0, r1)} with codes {@code u} (INT4 symmetric:
-     * {@code lut[u] = u − 8}; NF4: the codebook). Per row, one 64-byte load per 128 columns feeds eight decode-FMA
-     * steps on two chains that restart every block, so the only loop-carried dependency is one FMA per block.
+     * {@code lut[u] = u − 8}; NF4: the codebook), two rows per pass ({@link #pairLutWide} when every group spans
+     * whole {@code 8L}-column blocks, {@link #pairLut} otherwise) and a last odd row on its own. Row {@code r} of
+     * the first half of the range is paired with row {@code r + h} of the second half ({@code h} = half the range),
+     * not with its neighbour: the pass then reads two long sequential streams, which the hardware prefetchers
+     * follow across rows and pages, where two adjacent 2 KiB rows per pass would make many short streams (measured
+     * from memory on two cores: neighbour pairs were slower than one row per pass, far pairs faster).
      *
      * @param lanes   the group of each lane within a block, relative to the block's first group
      * @param lutBits the 16 codebook values as float bits
-     * @param sc      scratch for one row's scales, {@code groupsPerRow + L} floats
+     * @param sc      scratch for two rows' scales, {@code 2 × (groupsPerRow + L)} floats
      */
     private static void rowsLut(QuantizedTensor t, MemorySegment codes, float[] xq, int[] lanes, int[] lutBits,
                                 float[] sc, float[] y, int yOff, int r0, int r1) {
-        IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
-        IntVector lut = IntVector.fromArray(I, lutBits, 0);
         int cols = t.cols();
         int gpr = t.groupsPerRow();
         int g = cols / gpr;
-        for (int r = r0; r < r1; r++) {
-            rowScales(t, r, gpr, sc, null);
-            long rowOff = (long) r * (cols / 2);
-            FloatVector total = FloatVector.zero(F);
-            for (int c = 0; c < cols; c += 8 * L) {
-                IntVector v = IntVector.fromMemorySegment(I, codes, rowOff + c / 2, LE);
-                FloatVector p = v.selectFrom(lut).reinterpretAsFloats().mul(FloatVector.fromArray(F, xq, c));
-                FloatVector q = plane(v, 1, lut).mul(FloatVector.fromArray(F, xq, c + L));
-                // a loop, not eight copies: the JIT parses the body once (staying under its inlining node budget,
-                // past which vectors are boxed) and unrolls it afterwards
-                for (int k = 2; k < 8; k += 2) {
-                    p = plane(v, k, lut).fma(FloatVector.fromArray(F, xq, c + k * L), p);
-                    q = plane(v, k + 1, lut).fma(FloatVector.fromArray(F, xq, c + (k + 1) * L), q);
-                }
-                total = p.add(q).fma(blockValues(sc, c, g, laneGroup), total);
+        int s1 = gpr + L;
+        long rowBytes = cols / 2;
+        boolean wide = g % (8 * L) == 0;
+        int h = (r1 - r0) / 2;
+        for (int r = r0; r < r0 + h; r++) {
+            rowScales(t, r, gpr, sc, 0, null);
+            rowScales(t, r + h, gpr, sc, s1, null);
+            if (wide) {
+                pairLutWide(codes, r * rowBytes, h * rowBytes, xq, cols, g, lutBits, sc, s1, y, yOff + r,
+                        yOff + r + h);
+            } else {
+                pairLut(codes, r * rowBytes, h * rowBytes, xq, cols, g, lutBits, lanes, sc, s1, y, yOff + r,
+                        yOff + r + h);
             }
-            y[yOff + r] = total.reduceLanes(VectorOperators.ADD);
         }
+        if (r0 + 2 * h < r1) {
+            // an odd last row is its own pair (stride 0): computed twice from cache, the same value stored twice
+            int r = r1 - 1;
+            rowScales(t, r, gpr, sc, 0, null);
+            rowScales(t, r, gpr, sc, s1, null);
+            pairLut(codes, r * rowBytes, 0, xq, cols, g, lutBits, lanes, sc, s1, y, yOff + r, yOff + r);
+        }
+    }
+
+    /**
+     * Two rows of {@link #rowsLut}: the codes at byte offsets {@code off} and {@code off + stride}, with scales
+     * {@code sc[0, gpr)} and {@code sc[s1, s1 + gpr)}, into {@code y[y0]} and {@code y[y1]}. Per {@code 8L}-column
+     * block, one 64-byte load per row feeds eight decode-FMA steps per row on two chains per row that restart every
+     * block; each activation-plane load serves both rows, and the two rows are two independent memory streams.
+     * Per row the operations and their order are those of a one-row pass.
+     */
+    private static void pairLut(MemorySegment codes, long off, long stride, float[] xq, int cols, int g,
+                                int[] lutBits, int[] lanes, float[] sc, int s1, float[] y, int y0, int y1) {
+        IntVector lut = IntVector.fromArray(I, lutBits, 0);
+        IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
+        FloatVector t0 = FloatVector.zero(F);
+        FloatVector t1 = FloatVector.zero(F);
+        for (int c = 0; c < cols; c += 8 * L) {
+            IntVector v0 = IntVector.fromMemorySegment(I, codes, off + c / 2, LE);
+            IntVector v1 = IntVector.fromMemorySegment(I, codes, off + stride + c / 2, LE);
+            FloatVector x = FloatVector.fromArray(F, xq, c);
+            FloatVector p0 = v0.selectFrom(lut).reinterpretAsFloats().mul(x);
+            FloatVector p1 = v1.selectFrom(lut).reinterpretAsFloats().mul(x);
+            x = FloatVector.fromArray(F, xq, c + L);
+            FloatVector q0 = plane(v0, 1, lut).mul(x);
+            FloatVector q1 = plane(v1, 1, lut).mul(x);
+            // a loop, not six copies: the JIT parses the body once (staying under its inlining node budget, past
+            // which vectors are boxed) and unrolls it afterwards
+            for (int k = 2; k < 8; k += 2) {
+                x = FloatVector.fromArray(F, xq, c + k * L);
+                p0 = plane(v0, k, lut).fma(x, p0);
+                p1 = plane(v1, k, lut).fma(x, p1);
+                x = FloatVector.fromArray(F, xq, c + (k + 1) * L);
+                q0 = plane(v0, k + 1, lut).fma(x, q0);
+                q1 = plane(v1, k + 1, lut).fma(x, q1);
+            }
+            t0 = p0.add(q0).fma(blockValues(sc, 0, c, g, laneGroup), t0);
+            t1 = p1.add(q1).fma(blockValues(sc, s1, c, g, laneGroup), t1);
+        }
+        y[y0] = t0.reduceLanes(VectorOperators.ADD);
+        y[y1] = t1.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@link #pairLut} for groups spanning whole {@code 8L}-column blocks: one scale per block, broadcast instead
+     * of permuted (one permute fewer per block and row). Same operations and order per row.
+     */
+    private static void pairLutWide(MemorySegment codes, long off, long stride, float[] xq, int cols, int g,
+                                    int[] lutBits, float[] sc, int s1, float[] y, int y0, int y1) {
+        IntVector lut = IntVector.fromArray(I, lutBits, 0);
+        FloatVector t0 = FloatVector.zero(F);
+        FloatVector t1 = FloatVector.zero(F);
+        for (int c = 0; c < cols; c += 8 * L) {
+            IntVector v0 = IntVector.fromMemorySegment(I, codes, off + c / 2, LE);
+            IntVector v1 = IntVector.fromMemorySegment(I, codes, off + stride + c / 2, LE);
+            FloatVector x = FloatVector.fromArray(F, xq, c);
+            FloatVector p0 = v0.selectFrom(lut).reinterpretAsFloats().mul(x);
+            FloatVector p1 = v1.selectFrom(lut).reinterpretAsFloats().mul(x);
+            x = FloatVector.fromArray(F, xq, c + L);
+            FloatVector q0 = plane(v0, 1, lut).mul(x);
+            FloatVector q1 = plane(v1, 1, lut).mul(x);
+            for (int k = 2; k < 8; k += 2) {
+                x = FloatVector.fromArray(F, xq, c + k * L);
+                p0 = plane(v0, k, lut).fma(x, p0);
+                p1 = plane(v1, k, lut).fma(x, p1);
+                x = FloatVector.fromArray(F, xq, c + (k + 1) * L);
+                q0 = plane(v0, k + 1, lut).fma(x, q0);
+                q1 = plane(v1, k + 1, lut).fma(x, q1);
+            }
+            int gi = c / g;
+            t0 = p0.add(q0).fma(FloatVector.broadcast(F, sc[gi]), t0);
+            t1 = p1.add(q1).fma(FloatVector.broadcast(F, sc[s1 + gi]), t1);
+        }
+        y[y0] = t0.reduceLanes(VectorOperators.ADD);
+        y[y1] = t1.reduceLanes(VectorOperators.ADD);
     }
 
     /**
      * {@link #rowsLut} for INT4 asymmetric: {@code y[r] = Σ_g s_g Σ_{c∈g} (u_c − z_g)·x_c}, the zero-point
      * subtracted from each decoded nibble (not folded into {@code Σ x}, which would cancel badly when one activation
-     * dominates).
+     * dominates). Two rows per pass ({@link #pairAsym}), paired as in {@link #rowsLut}.
      *
-     * @param zc scratch for one row's zero-points, {@code groupsPerRow + L} floats
+     * @param sc scratch for two rows' scales, {@code 2 × (groupsPerRow + L)} floats
+     * @param zc scratch for two rows' zero-points, {@code 2 × (groupsPerRow + L)} floats
      */
     private static void rowsAsym(QuantizedTensor t, MemorySegment codes, float[] xq, int[] lanes, float[] sc,
                                  float[] zc, float[] y, int yOff, int r0, int r1) {
-        IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
-        IntVector lut = IntVector.fromArray(I, INT4_BITS, 0);
         int cols = t.cols();
         int gpr = t.groupsPerRow();
         int g = cols / gpr;
-        for (int r = r0; r < r1; r++) {
-            rowScales(t, r, gpr, sc, zc);
-            long rowOff = (long) r * (cols / 2);
-            FloatVector total = FloatVector.zero(F);
-            for (int c = 0; c < cols; c += 8 * L) {
-                IntVector v = IntVector.fromMemorySegment(I, codes, rowOff + c / 2, LE);
-                FloatVector z = blockValues(zc, c, g, laneGroup);
-                FloatVector p = v.selectFrom(lut).reinterpretAsFloats().sub(z).mul(FloatVector.fromArray(F, xq, c));
-                FloatVector q = plane(v, 1, lut).sub(z).mul(FloatVector.fromArray(F, xq, c + L));
-                for (int k = 2; k < 8; k += 2) {
-                    p = plane(v, k, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + k * L), p);
-                    q = plane(v, k + 1, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + (k + 1) * L), q);
-                }
-                total = p.add(q).fma(blockValues(sc, c, g, laneGroup), total);
-            }
-            y[yOff + r] = total.reduceLanes(VectorOperators.ADD);
+        int s1 = gpr + L;
+        long rowBytes = cols / 2;
+        int h = (r1 - r0) / 2;
+        for (int r = r0; r < r0 + h; r++) {
+            rowScales(t, r, gpr, sc, 0, zc);
+            rowScales(t, r + h, gpr, sc, s1, zc);
+            pairAsym(codes, r * rowBytes, h * rowBytes, xq, cols, g, lanes, sc, zc, s1, y, yOff + r, yOff + r + h);
+        }
+        if (r0 + 2 * h < r1) {
+            int r = r1 - 1;
+            rowScales(t, r, gpr, sc, 0, zc);
+            rowScales(t, r, gpr, sc, s1, zc);
+            pairAsym(codes, r * rowBytes, 0, xq, cols, g, lanes, sc, zc, s1, y, yOff + r, yOff + r);
         }
     }
 
+    /** Two rows of {@link #rowsAsym}, as {@link #pairLut} with the zero-points {@code zc} laid out like {@code sc}. */
+    private static void pairAsym(MemorySegment codes, long off, long stride, float[] xq, int cols, int g,
+                                 int[] lanes, float[] sc, float[] zc, int s1, float[] y, int y0,
+                                 int y1) {
+        IntVector lut = IntVector.fromArray(I, INT4_BITS, 0);
+        IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
+        FloatVector t0 = FloatVector.zero(F);
+        FloatVector t1 = FloatVector.zero(F);
+        for (int c = 0; c < cols; c += 8 * L) {
+            IntVector v0 = IntVector.fromMemorySegment(I, codes, off + c / 2, LE);
+            IntVector v1 = IntVector.fromMemorySegment(I, codes, off + stride + c / 2, LE);
+            FloatVector z0 = blockValues(zc, 0, c, g, laneGroup);
+            FloatVector z1 = blockValues(zc, s1, c, g, laneGroup);
+            FloatVector x = FloatVector.fromArray(F, xq, c);
+            FloatVector p0 = v0.selectFrom(lut).reinterpretAsFloats().sub(z0).mul(x);
+            FloatVector p1 = v1.selectFrom(lut).reinterpretAsFloats().sub(z1).mul(x);
+            x = FloatVector.fromArray(F, xq, c + L);
+            FloatVector q0 = plane(v0, 1, lut).sub(z0).mul(x);
+            FloatVector q1 = plane(v1, 1, lut).sub(z1).mul(x);
+            for (int k = 2; k < 8; k += 2) {
+                x = FloatVector.fromArray(F, xq, c + k * L);
+                p0 = plane(v0, k, lut).sub(z0).fma(x, p0);
+                p1 = plane(v1, k, lut).sub(z1).fma(x, p1);
+                x = FloatVector.fromArray(F, xq, c + (k + 1) * L);
+                q0 = plane(v0, k + 1, lut).sub(z0).fma(x, q0);
+                q1 = plane(v1, k + 1, lut).sub(z1).fma(x, q1);
+            }
+            t0 = p0.add(q0).fma(blockValues(sc, 0, c, g, laneGroup), t0);
+            t1 = p1.add(q1).fma(blockValues(sc, s1, c, g, laneGroup), t1);
+        }
+        y[y0] = t0.reduceLanes(VectorOperators.ADD);
+        y[y1] = t1.reduceLanes(VectorOperators.ADD);
+    }
+
     /**
-     * The effective scales of row {@code r} into {@code sc[0, gpr)} and, for INT4 asymmetric only, its zero-points
-     * as floats into {@code zc[0, gpr)} ({@code zc} may be {@code null} for the other formats).
+     * The effective scales of row {@code r} into {@code sc[off, off + gpr)} and, for INT4 asymmetric only, its
+     * zero-points as floats into {@code zc[off, off + gpr)} ({@code zc} may be {@code null} for the other formats).
      */
-    private static void rowScales(QuantizedTensor t, int r, int gpr, float[] sc, float[] zc) {
+    private static void rowScales(QuantizedTensor t, int r, int gpr, float[] sc, int off, float[] zc) {
         long base = (long) r * gpr;
         MemorySegment scales = t.scales();
         switch (t.format().scheme()) {
             case INT4_SYM -> {
                 for (int gi = 0; gi < gpr; gi++) {
-                    sc[gi] = Float.float16ToFloat(scales.getAtIndex(Layouts.I16, base + gi));
+                    sc[off + gi] = Float.float16ToFloat(scales.getAtIndex(Layouts.I16, base + gi));
                 }
             }
             case INT4_ASYM -> {
                 MemorySegment zeros = t.zeros();
                 for (int gi = 0; gi < gpr; gi++) {
-                    sc[gi] = Float.float16ToFloat(scales.getAtIndex(Layouts.I16, base + gi));
-                    zc[gi] = zeros.get(Layouts.I8, base + gi) & 0xFF;
+                    sc[off + gi] = Float.float16ToFloat(scales.getAtIndex(Layouts.I16, base + gi));
+                    zc[off + gi] = zeros.get(Layouts.I8, base + gi) & 0xFF;
                 }
             }
             default -> {
                 if (!t.format().doubleQuant()) {
-                    MemorySegment.copy(scales, Layouts.F32, 4 * base, sc, 0, gpr);
+                    MemorySegment.copy(scales, Layouts.F32, 4 * base, sc, off, gpr);
                 } else {
                     for (int gi = 0; gi < gpr; gi++) {
-                        sc[gi] = t.scale(r, gi);
+                        sc[off + gi] = t.scale(r, gi);
                     }
                 }
             }
