@@ -22,17 +22,20 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Tokens are taken a tile of {@code L} (vector lanes) at a time:
  * <ol>
  *   <li><b>Scores</b>, 4 query heads × 4 tokens per call: each K chunk is loaded (and widened) once for
- *       the 4 heads and the accumulators stay in registers; they are stored raw, and per head the tile's {@code L}
- *       token accumulators are then folded into one score vector (lane {@code j} = token {@code j}) by
- *       blend-and-swap steps instead of {@code L} horizontal reductions.</li>
- *   <li><b>Online softmax</b> on that vector: key scale, softcap and tail mask lane-wise, one max and one sum
- *       reduction, a polynomial {@code exp}; the value scale is folded into the probabilities.</li>
- *   <li><b>Values</b>, 4 query heads × 4 output vectors in registers across 4 value rows; each V chunk is loaded
- *       once for the 4 heads.</li>
+ *       the 4 heads and the 16 accumulators stay in registers; before they are stored, each head's 4 token
+ *       accumulators are folded in registers by two blend-and-swap steps into one vector (lane {@code l} holds token
+ *       {@code l mod 4}'s sum over its group of 4 lanes), so a call stores 4 vectors, not 16.</li>
+ *   <li><b>Online softmax</b> per query head: the last fold steps (in registers) give one score vector (lane
+ *       {@code j} = token {@code j}); key scale, softcap and tail mask lane-wise; the max is reduced, and {@code O}
+ *       rescaled, only when some score exceeds the running max (a lane compare, rare after the first tiles); the
+ *       sum stays lane-wise in scratch until the call returns; a polynomial {@code exp}; the value scale is folded
+ *       into the probabilities.</li>
+ *   <li><b>Values</b>, 4 query heads × 4 output vectors in registers across all the tile's value rows; each V chunk
+ *       is loaded once for the 4 heads, and the outputs are loaded and stored once per tile.</li>
  * </ol>
- * Scores and values walk the tile in memory order: a few tokens, then every KV head of the item for those tokens
- * (adjacent rows in the layout). No vector crosses a call that C2 might not inline (it would be boxed), so each
- * kernel loads, computes and stores within one method.
+ * Scores walk the tile in memory order: 4 tokens, then every KV head of the item for those tokens (adjacent rows
+ * in the layout). No vector crosses a call that C2 might not inline (it would be boxed), so each kernel loads,
+ * computes and stores within one method.
  * <p>Widening is cheap and shared by the 4 query heads: INT8 codes are sign-extended and converted 16 lanes at a
  * time; BF16 elements are sign-extended to 32 bits and shifted into the high half, which is their float bit pattern.
  * FP32, BF16 and INT8 caches in native memory with a head dimension that is a multiple of 64 are read in place;
@@ -263,8 +266,9 @@ public final class PanamaDecodeKernel implements DecodeKernel {
     }
 
     /**
-     * Dot products of 4 query rows ({@code w[q + i·dP]}) with FP32 key rows {@code rows[j0 .. j0+3]}; the raw
-     * accumulator of query {@code i}, token {@code j0+t} goes to {@code w[s + (i·TILE + t)·L]}.
+     * Dot products of 4 query rows ({@code w[q + i·dP]}) with FP32 key rows {@code rows[j0 .. j0+3]}; query
+     * {@code i}'s partial score vector for the 4 tokens (lane {@code l}: token {@code j0 + l mod 4}, summed over its
+     * group of 4 lanes) goes to {@code w[s + i·GROUPS·L]}.
      */
     private static void scoresF32(MemorySegment src, long[] rows, int j0, MemorySegment w, int q, int dP, int s) {
         long r0 = rows[j0];
