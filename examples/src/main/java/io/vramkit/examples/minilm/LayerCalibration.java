@@ -12,12 +12,17 @@ import java.util.Objects;
 
 /**
  * How one linear layer is calibrated for the demo's 4-bit rows: an optional per-input-channel scale {@code s}
- * (AWQ-style, Lin et al. 2023) and GPTQ's factorized Hessian of the scaled input {@code x ⊘ s}. The layer then
- * quantizes {@code W·diag(s)} and divides its input by {@code s} before the matmul, so in exact arithmetic
- * {@code (x ⊘ s)·(W·diag(s))ᵀ = x·Wᵀ}: the scale only moves where the rounding error falls, towards the input
- * channels that carry little activation energy. Immutable and thread-safe (arrays must be treated as read-only).
+ * (AWQ-style, Lin et al. 2023), an optional orthonormal block Hadamard rotation {@code R} (incoherence processing,
+ * as in QuIP, Chee et al. 2023, and QuaRot, Ashkboos et al. 2024), and GPTQ's factorized Hessian of the transformed
+ * input {@code (x ⊘ s)·R}. The layer then quantizes {@code W·diag(s)·R} and applies {@code ⊘ s} and {@code R} to
+ * its input before the matmul, so in exact arithmetic {@code ((x ⊘ s)·R)·(W·diag(s)·R)ᵀ = x·Wᵀ} ({@code R} is
+ * symmetric and orthogonal): the scale moves the rounding error towards the input channels that carry little
+ * activation energy, and the rotation spreads outlier weights and activations over a whole block, so that each
+ * 4-bit group has an even range. The rotation stores nothing (its random signs are folded into the sign of
+ * {@code s}). Immutable and thread-safe (arrays must be treated as read-only).
  *
- * @param inputScale the scale {@code s}, {@code [in]}, all positive; null when no scaling helped (the identity)
+ * @param inputScale the scale {@code s}, {@code [in]}, non-zero (negative lanes carry the rotation's signs); null
+ *                   for the identity
  * @param gptq       GPTQ's calibration of the (scaled) layer input
  * @param refits     GPTQ scale-refit rounds to run when the layer is quantized ({@link Gptq#quantize(String, float[],
  *                   int, int, QuantFormat, Gptq.Calibration, int)}), {@code 0..}{@value Gptq#MAX_REFITS}
@@ -26,10 +31,20 @@ import java.util.Objects;
  */
 public record LayerCalibration(float[] inputScale, Gptq.Calibration gptq, int refits, int rotation) {
 
-    /** GPTQ's relative dampening: 10%, because a few thousand calibration tokens barely pin down a 1536-wide input. */
+    /**
+     * GPTQ's relative dampening: 10%, because a few thousand calibration tokens barely pin down a 1536-wide input
+     * (chosen on held-out calibration sentences among 0.01, 0.03, 0.05, 0.1, 0.2, 0.3; see {@code HeldOutStudy}).
+     */
     static final double DAMPING = 0.1;
-    /** Exponents {@code α} tried for {@code s = rms(x)^α}; 0 is the identity. */
+    /**
+     * Exponents {@code α} tried for {@code s = rms(x)^α}; 0 is the identity (a finer grid, steps of 1/8 up to 3/4,
+     * did no better on held-out sentences).
+     */
     static final double[] ALPHAS = {0, 0.25, 0.5};
+    /** Largest Hadamard block: 128 for the 384-wide inputs, 512 for the FFN's 1536-wide one. */
+    static final int ROTATION = 512;
+    /** GPTQ scale-refit rounds: the best of 0 to 4 on held-out sentences. */
+    static final int REFITS = 3;
     /** Calibration rows used to compare the candidate scales (the Hessian uses all rows). */
     static final int SEARCH_ROWS = 2048;
     /** The format the candidate scales are compared in: the headline INT4 row's. */
@@ -72,8 +87,8 @@ public record LayerCalibration(float[] inputScale, Gptq.Calibration gptq, int re
      *
      * @param damping     GPTQ's relative dampening, in {@code (0, 1000]}
      * @param alphas      exponents {@code α} tried for {@code s = rms(x)^α}, each in {@code [0, 2]}, at least one
-     * @param alphaByGptq whether {@code α} is chosen by the output error of the GPTQ-quantized layer (with its
-     *                    refits) rather than of round-to-nearest
+     * @param alphaByGptq whether {@code α} is chosen by the output error of the GPTQ-quantized layer (plain GPTQ,
+     *                    without refit) rather than of round-to-nearest
      * @param refits      GPTQ scale-refit rounds, {@code 0..}{@value Gptq#MAX_REFITS}
      * @param rotation    largest Hadamard block size (see {@link LayerCalibration}), 0 for none: each layer uses
      *                    the largest power of two up to this that divides its input size; with a rotation the
@@ -111,9 +126,19 @@ public record LayerCalibration(float[] inputScale, Gptq.Calibration gptq, int re
             return alphas.clone();
         }
 
-        /** The demo's settings: {@link #DAMPING}, {@link #ALPHAS}, α by round-to-nearest, no refit. */
+        /** A one-line description, e.g. {@code damping 0.1, alphas [0.0, 0.25, 0.5] by GPTQ, refits 1, rotation 512}. */
+        @Override
+        public String toString() {
+            return "damping " + damping + ", alphas " + java.util.Arrays.toString(alphas) + " by "
+                    + (alphaByGptq ? "GPTQ" : "RTN") + ", refits " + refits + ", rotation " + rotation;
+        }
+
+        /**
+         * The demo's settings, chosen on held-out calibration sentences: {@link #DAMPING}, {@link #ALPHAS} chosen
+         * by the GPTQ-quantized output error, {@link #REFITS} refit rounds, rotation up to {@link #ROTATION}.
+         */
         public static Settings defaults() {
-            return new Settings(DAMPING, ALPHAS, false, 0, 0);
+            return new Settings(DAMPING, ALPHAS, true, REFITS, ROTATION);
         }
     }
 
@@ -174,11 +199,13 @@ public record LayerCalibration(float[] inputScale, Gptq.Calibration gptq, int re
      *
      * <p>Each token's activation row is weighted by {@code 1/√len} of its sentence, so that every sentence counts
      * equally in the Hessian, as it does in the mean-pooled embedding (a 4-token sentence's embedding is the mean
-     * of 4 rows; a 500-token one's of 500). For each layer the scale {@code s = rms(x)^α / √(max·min)} is chosen
-     * among {@link #ALPHAS} by the output error {@code ‖X·Wᵀ − X·Ŵᵀ‖²} of round-to-nearest
-     * {@link #SEARCH_FORMAT}
-     * on the first {@link #SEARCH_ROWS} rows; then GPTQ (act-order, {@link #DAMPING}) is calibrated on
-     * {@code x ⊘ s}.
+     * of 4 rows; a 500-token one's of 500). For each layer, with the {@link Settings#defaults() default settings},
+     * the scale {@code s = rms(x)^α / √(max·min)} (times the rotation's random signs) is chosen among
+     * {@link #ALPHAS} by the output error {@code ‖X·Wᵀ − X·Ŵᵀ‖²} on the first {@link #SEARCH_ROWS} rows of the
+     * layer quantized to {@link #SEARCH_FORMAT} with GPTQ (act-order, {@link #DAMPING}) on the transformed input
+     * {@code (x ⊘ s)·R}, {@code R} the block Hadamard rotation of the largest power-of-two block up to
+     * {@link #ROTATION} that divides the input size; the chosen layer is quantized with {@link #REFITS} scale
+     * refit rounds.
      *
      * @param weights the model
      * @param ids     calibration token ids, at least one sequence
@@ -248,9 +275,10 @@ public record LayerCalibration(float[] inputScale, Gptq.Calibration gptq, int re
             double bestErr = Double.POSITIVE_INFINITY;
             for (double alpha : alphas) {
                 float[] s = scale(sq, rows, alpha, signs);
+                // candidates are compared with plain GPTQ (no refit): the refit is a small final correction
                 LayerCalibration c = new LayerCalibration(s, Gptq.calibrate(lin.name(),
                         transformInput(x, rows, in, s == null ? null : inverse(s), rotation), rows, in, true,
-                        settings.damping()), settings.refits(), rotation);
+                        settings.damping()), 0, rotation);
                 double err;
                 try (QuantLinear q = QuantLinear.gptq(lin, SEARCH_FORMAT, c)) {
                     err = outputError(lin, x, sub, q);
@@ -260,7 +288,7 @@ public record LayerCalibration(float[] inputScale, Gptq.Calibration gptq, int re
                     best = c;
                 }
             }
-            return best;
+            return new LayerCalibration(best.inputScale(), best.gptq(), settings.refits(), rotation);
         }
         float[] best = null;
         double bestErr = Double.POSITIVE_INFINITY;

@@ -239,8 +239,8 @@ public final class MiniLmBenchmark {
             }
             gptq = LayerCalibration.calibrateAll(weights, calibIds);
             log.printf(Locale.ROOT, "4-bit calibration: %d sentences (%d tokens, disjoint from the evaluated ones), "
-                    + "input scales chosen and GPTQ Hessians factorized in %.1f s%n", calibIds.size(), calibTokens,
-                    (System.nanoTime() - c0) / 1e9);
+                    + "input scales chosen by GPTQ error and Hessians factorized (%s) in %.1f s%n", calibIds.size(),
+                    calibTokens, LayerCalibration.Settings.defaults(), (System.nanoTime() - c0) / 1e9);
         }
         List<List<int[]>> batches = new ArrayList<>();
         long padded = 0;

@@ -174,13 +174,22 @@ public final class MiniLmReport {
               `CalibrationSet` (62 in the class, the rest in `calibration-extra.txt`), which are **disjoint from**
               the evaluated sentences: (1) each token's activations are weighted by `1/√len` of its sentence, so
               that every sentence counts the same, as in its mean-pooled embedding; (2) an AWQ-style input scale
-              (Lin et al. 2023) `s = rms(x)^α`, `α ∈ {0, ¼, ½}` chosen per layer by the output error of
-              round-to-nearest INT4-g64 on the calibration activations: the layer stores `W·diag(s)` and divides
-              its input by `s` (4 bytes per input feature, counted in its weight bytes); (3) GPTQ (`Gptq`, Frantar
-              et al. 2022: Hessian `2·XᵀX` of the scaled input, dampening 10% of its mean diagonal, act-order with
-              static group scales, lazy updates in blocks of 128 columns); (4) a bias correction: the mean drift
+              (Lin et al. 2023) `s = rms(x)^α` and an orthonormal block Hadamard rotation `R` with random signs
+              (incoherence processing, as in QuIP and QuaRot; blocks of 128 for the 384-wide inputs, 512 for the
+              1536-wide one): the layer stores `W·diag(s)·R` and turns its input into `(x ⊘ s)·R` (`s` is 4 bytes
+              per input feature, counted in its weight bytes; the rotation's signs live in the sign of `s`, its
+              fast transform stores nothing), so each 4-bit group sees outliers spread over a whole block;
+              `α ∈ {0, ¼, ½}` is chosen per layer by the output error of the layer quantized as below; (3) GPTQ
+              (`Gptq`, Frantar et al. 2022: Hessian `2·XᵀX` of the transformed input, dampening 10% of its mean
+              diagonal, act-order with static group scales, lazy updates in blocks of 128 columns); (4) a refit
+              of every group's scale and zero point with the codes fixed, by least squares on GPTQ's
+              Hessian-weighted error (closed form, zero points rounded to their 4-bit codes and the scales solved
+              again, FP16-rounded; kept only where it lowers the error), three rounds, each after GPTQ's sweep
+              re-run with the refitted scales; (5) a bias correction: the mean drift
               of the last hidden state on the calibration sentences is added to the last LayerNorm's beta. The
-              packed formats are the ones of `docs/formats.md`; only the chosen codes and scales differ from
+              dampening, the α grid and how α is chosen, the rotation and the refit were each selected on a
+              held-out fifth of the calibration sentences, never on the evaluated ones (`docs/minilm-calibration.md`).
+              The packed formats are the ones of `docs/formats.md`; only the chosen codes and scales differ from
               round-to-nearest. `--precisions` also takes `INT4-SYM-g64` (the symmetric format, same calibration),
               `INT4-ASYM-g64` (the same as `INT4-g64`) and the round-to-nearest variants `INT4-g32-RTN`,
               `INT4-g64-RTN`, `INT4-g128-RTN`, `NF4-g64-RTN`, `INT4-SYM-g64-RTN`, `INT4-ASYM-g64-RTN` for
