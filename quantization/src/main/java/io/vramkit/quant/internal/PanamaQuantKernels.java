@@ -23,9 +23,10 @@ import jdk.incubator.vector.VectorSpecies;
  * eight nibbles of columns {@code 8i .. 8i+7}, and the activation vector is rearranged once per call into eight
  * matching "nibble planes". Nibble {@code k} of all lanes becomes floats by one shift and one {@code selectFrom}
  * in a 16-entry codebook held in a register (NF4's, or {@code u − 8} for symmetric INT4, or {@code u} for
- * asymmetric INT4, which then subtracts its zero-point per lane). Rows go two per pass, a row of the first half of
- * the range with the matching row of the second half, so each activation-plane load serves two rows and two long
- * sequential weight streams are in flight; GEMV batches up to 16 run it once per activation row. Other shapes
+ * asymmetric INT4, which then subtracts its zero-point). Rows go two per pass (one for INT4 asymmetric with groups
+ * smaller than a block), a row of the first half of the range with the matching row of the second half, so each
+ * activation-plane load serves two rows and two long sequential weight streams are in flight; GEMV batches up to
+ * 16 run it once per activation row. Other shapes
  * decode a row into permuted FP32 (even columns of every {@code 2L} block first) and take dot products.
  *
  * <p>Needs vectors of at least 256 bits; on narrower hardware every method falls back to the scalar code.
@@ -600,10 +601,10 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     /**
      * Fused GEMV for INT4 (both kinds) and NF4 of one activation row {@code x[xOff, xOff + cols)} into
      * {@code y[yOff + r]}, on the activations rearranged into nibble planes ({@link #nibblePlanes}), by
-     * {@link #rowsLut} or {@link #rowsAsym}. Those walk the rows two at a time and hand each pair to a kernel
-     * ({@link #pairLut}, {@link #pairLutWide}, {@link #pairAsym}) that holds the column loop and is compiled on its
-     * own: inlined into a caller that also holds the other formats' kernels, the Vector API code could outgrow the
-     * JIT's inlining budget and fall back to boxed vectors.
+     * {@link #rowsLut} or {@link #rowsAsym}. Those walk the rows (mostly two at a time) and hand them to a kernel
+     * ({@link #pairLut}, {@link #pairLutWide}, {@link #pairAsymWide}, {@link #rowAsym}) that holds the column loop
+     * and is compiled on its own: inlined into a caller that also holds the other formats' kernels, the Vector API
+     * code could outgrow the JIT's inlining budget and fall back to boxed vectors.
      */
     private void gemv4(QuantizedTensor t, MemorySegment codes, float[] x, int xOff, float[] y, int yOff, int r0,
                        int r1) {
@@ -792,7 +793,9 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     /**
      * {@link #rowsLut} for INT4 asymmetric: {@code y[r] = Σ_g s_g Σ_{c∈g} (u_c − z_g)·x_c}, the zero-point
      * subtracted from each decoded nibble (not folded into {@code Σ x}, which would cancel badly when one activation
-     * dominates). Two rows per pass ({@link #pairAsym}), paired as in {@link #rowsLut}.
+     * dominates). When every group spans whole blocks, two rows per pass paired as in {@link #rowsLut}
+     * ({@link #pairAsymWide}); otherwise one row per pass ({@link #rowAsym}): a two-row kernel with per-lane
+     * zero-points outgrows the JIT's inlining node budget and runs on boxed vectors.
      *
      * @param sc scratch for two rows' scales, {@code 2 × (groupsPerRow + L)} floats
      * @param zc scratch for two rows' zero-points, {@code 2 × (groupsPerRow + L)} floats
@@ -804,52 +807,85 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
         int g = cols / gpr;
         int s1 = gpr + L;
         long rowBytes = cols / 2;
+        if (g % (8 * L) != 0) {
+            for (int r = r0; r < r1; r++) {
+                rowScales(t, r, gpr, sc, 0, zc);
+                rowAsym(codes, r * rowBytes, xq, cols, g, lanes, sc, zc, y, yOff + r);
+            }
+            return;
+        }
         int h = (r1 - r0) / 2;
         for (int r = r0; r < r0 + h; r++) {
             rowScales(t, r, gpr, sc, 0, zc);
             rowScales(t, r + h, gpr, sc, s1, zc);
-            pairAsym(codes, r * rowBytes, h * rowBytes, xq, cols, g, lanes, sc, zc, s1, y, yOff + r, yOff + r + h);
+            pairAsymWide(codes, r * rowBytes, h * rowBytes, xq, cols, g, sc, zc, s1, y, yOff + r, yOff + r + h);
         }
         if (r0 + 2 * h < r1) {
             int r = r1 - 1;
             rowScales(t, r, gpr, sc, 0, zc);
             rowScales(t, r, gpr, sc, s1, zc);
-            pairAsym(codes, r * rowBytes, 0, xq, cols, g, lanes, sc, zc, s1, y, yOff + r, yOff + r);
+            pairAsymWide(codes, r * rowBytes, 0, xq, cols, g, sc, zc, s1, y, yOff + r, yOff + r);
         }
     }
 
-    /** Two rows of {@link #rowsAsym}, as {@link #pairLut} with the zero-points {@code zc} laid out like {@code sc}. */
-    private static void pairAsym(MemorySegment codes, long off, long stride, float[] xq, int cols, int g,
-                                 int[] lanes, float[] sc, float[] zc, int s1, float[] y, int y0,
-                                 int y1) {
-        IntVector lut = IntVector.fromArray(I, INT4_BITS, 0);
-        IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
+    /**
+     * Two rows of {@link #rowsAsym} for groups spanning whole blocks, as {@link #pairLutWide}: each block has one
+     * zero-point per row, so it is taken out of the codebook once per block ({@code u − z}, exact in FP32) instead
+     * of out of every decoded plane; the zero-points {@code zc} are laid out like the scales {@code sc}.
+     */
+    private static void pairAsymWide(MemorySegment codes, long off, long stride, float[] xq, int cols, int g,
+                                     float[] sc, float[] zc, int s1, float[] y, int y0, int y1) {
+        FloatVector codebook = IntVector.fromArray(I, INT4_BITS, 0).reinterpretAsFloats();
         FloatVector t0 = FloatVector.zero(F);
         FloatVector t1 = FloatVector.zero(F);
         for (int c = 0; c < cols; c += 8 * L) {
+            int gi = c / g;
+            IntVector lut0 = codebook.sub(zc[gi]).reinterpretAsInts();
+            IntVector lut1 = codebook.sub(zc[s1 + gi]).reinterpretAsInts();
             IntVector v0 = IntVector.fromMemorySegment(I, codes, off + c / 2, LE);
             IntVector v1 = IntVector.fromMemorySegment(I, codes, off + stride + c / 2, LE);
-            FloatVector z0 = blockValues(zc, 0, c, g, laneGroup);
-            FloatVector z1 = blockValues(zc, s1, c, g, laneGroup);
             FloatVector x = FloatVector.fromArray(F, xq, c);
-            FloatVector p0 = v0.selectFrom(lut).reinterpretAsFloats().sub(z0).mul(x);
-            FloatVector p1 = v1.selectFrom(lut).reinterpretAsFloats().sub(z1).mul(x);
+            FloatVector p0 = v0.selectFrom(lut0).reinterpretAsFloats().mul(x);
+            FloatVector p1 = v1.selectFrom(lut1).reinterpretAsFloats().mul(x);
             x = FloatVector.fromArray(F, xq, c + L);
-            FloatVector q0 = plane(v0, 1, lut).sub(z0).mul(x);
-            FloatVector q1 = plane(v1, 1, lut).sub(z1).mul(x);
+            FloatVector q0 = plane(v0, 1, lut0).mul(x);
+            FloatVector q1 = plane(v1, 1, lut1).mul(x);
             for (int k = 2; k < 8; k += 2) {
                 x = FloatVector.fromArray(F, xq, c + k * L);
-                p0 = plane(v0, k, lut).sub(z0).fma(x, p0);
-                p1 = plane(v1, k, lut).sub(z1).fma(x, p1);
+                p0 = plane(v0, k, lut0).fma(x, p0);
+                p1 = plane(v1, k, lut1).fma(x, p1);
                 x = FloatVector.fromArray(F, xq, c + (k + 1) * L);
-                q0 = plane(v0, k + 1, lut).sub(z0).fma(x, q0);
-                q1 = plane(v1, k + 1, lut).sub(z1).fma(x, q1);
+                q0 = plane(v0, k + 1, lut0).fma(x, q0);
+                q1 = plane(v1, k + 1, lut1).fma(x, q1);
             }
-            t0 = p0.add(q0).fma(blockValues(sc, 0, c, g, laneGroup), t0);
-            t1 = p1.add(q1).fma(blockValues(sc, s1, c, g, laneGroup), t1);
+            t0 = p0.add(q0).fma(FloatVector.broadcast(F, sc[gi]), t0);
+            t1 = p1.add(q1).fma(FloatVector.broadcast(F, sc[s1 + gi]), t1);
         }
         y[y0] = t0.reduceLanes(VectorOperators.ADD);
         y[y1] = t1.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * One row of {@link #rowsAsym} at byte offset {@code off} into {@code y[yi]}, for groups smaller than a block:
+     * the zero-points vary per lane and are subtracted from every decoded plane.
+     */
+    private static void rowAsym(MemorySegment codes, long off, float[] xq, int cols, int g, int[] lanes, float[] sc,
+                                float[] zc, float[] y, int yi) {
+        IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
+        IntVector lut = IntVector.fromArray(I, INT4_BITS, 0);
+        FloatVector total = FloatVector.zero(F);
+        for (int c = 0; c < cols; c += 8 * L) {
+            IntVector v = IntVector.fromMemorySegment(I, codes, off + c / 2, LE);
+            FloatVector z = blockValues(zc, 0, c, g, laneGroup);
+            FloatVector p = v.selectFrom(lut).reinterpretAsFloats().sub(z).mul(FloatVector.fromArray(F, xq, c));
+            FloatVector q = plane(v, 1, lut).sub(z).mul(FloatVector.fromArray(F, xq, c + L));
+            for (int k = 2; k < 8; k += 2) {
+                p = plane(v, k, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + k * L), p);
+                q = plane(v, k + 1, lut).sub(z).fma(FloatVector.fromArray(F, xq, c + (k + 1) * L), q);
+            }
+            total = p.add(q).fma(blockValues(sc, 0, c, g, laneGroup), total);
+        }
+        y[yi] = total.reduceLanes(VectorOperators.ADD);
     }
 
     /**
