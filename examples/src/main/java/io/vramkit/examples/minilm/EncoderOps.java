@@ -42,4 +42,17 @@ public interface EncoderOps {
      * @param beta  shift, {@code [n]}
      */
     void addLayerNorm(float[] y, float[] x, int off, int n, float[] gamma, float[] beta, float eps);
+
+    /**
+     * {@code out[off .. off+n) = (x[off .. off+n) ⊙ inv)·R}: the input transform of a rotated layer
+     * ({@link LayerCalibration}), {@code R} the orthonormal Sylvester Hadamard matrix on each block of {@code block}
+     * elements (see {@link LayerCalibration#hadamard}). Relative error about {@code 1e-6} of the output scale.
+     *
+     * @param x     the input row; read only
+     * @param inv   per-element factors {@code [n]}, or null for none
+     * @param out   receives the result (same offsets as {@code x}; may not be {@code x})
+     * @param n     elements, a multiple of {@code block}
+     * @param block a power of two, &ge; 2
+     */
+    void scaleHadamard(float[] x, float[] inv, float[] out, int off, int n, int block);
 }

@@ -22,8 +22,60 @@ public final class PanamaEncoderOps implements EncoderOps {
     private static final int L = S.length();
     private static final ScalarEncoderOps SCALAR = new ScalarEncoderOps();
 
+    /** {@code H_L}, the Sylvester Hadamard matrix of the vector length, row-major: the first stages in registers. */
+    private static final float[] H_L = sylvester(L);
+
     /** Creates the vector kernels (stateless). */
     public PanamaEncoderOps() {
+    }
+
+    private static float[] sylvester(int n) {
+        float[] h = new float[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                h[i * n + j] = Integer.bitCount(i & j) % 2 == 0 ? 1f : -1f;
+            }
+        }
+        return h;
+    }
+
+    /**
+     * The first {@code log2 L} butterfly stages of each {@code L}-chunk as one product with {@code H_L} ({@code L}
+     * broadcast FMAs per chunk, instead of butterflies across lanes), then the remaining stages as whole-vector
+     * butterflies; the normalization is folded into the input factors.
+     */
+    @Override
+    public void scaleHadamard(float[] x, float[] inv, float[] out, int off, int n, int block) {
+        if (block < L) {
+            SCALAR.scaleHadamard(x, inv, out, off, n, block);
+            return;
+        }
+        float norm = (float) (1.0 / Math.sqrt(block));
+        float[] chunk = new float[L];
+        for (int c = 0; c < n; c += L) {
+            FloatVector v = FloatVector.fromArray(S, x, off + c).mul(norm);
+            if (inv != null) {
+                v = v.mul(FloatVector.fromArray(S, inv, c));
+            }
+            v.intoArray(chunk, 0);
+            FloatVector acc = FloatVector.zero(S);
+            for (int k = 0; k < L; k++) {
+                acc = FloatVector.fromArray(S, H_L, k * L).fma(FloatVector.broadcast(S, chunk[k]), acc);
+            }
+            acc.intoArray(out, off + c);
+        }
+        for (int b = off; b < off + n; b += block) {
+            for (int len = L; len < block; len <<= 1) {
+                for (int i = b; i < b + block; i += 2 * len) {
+                    for (int j = i; j < i + len; j += L) {
+                        FloatVector u = FloatVector.fromArray(S, out, j);
+                        FloatVector w = FloatVector.fromArray(S, out, j + len);
+                        u.add(w).intoArray(out, j);
+                        u.sub(w).intoArray(out, j + len);
+                    }
+                }
+            }
+        }
     }
 
     @Override

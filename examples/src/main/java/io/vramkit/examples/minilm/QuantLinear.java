@@ -107,14 +107,16 @@ public final class QuantLinear implements EncoderLinear {
             int cols = weight.cols();
             float[] inv = inputInverseScale;
             float[] scaled = new float[rows * cols];
+            EncoderOps ops = EncoderOps.INSTANCE;
             ParallelExecutor.parallelFor(0, rows, 32, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) {
                     int o = r * cols;
-                    for (int i = 0; i < cols; i++) {
-                        scaled[o + i] = inv == null ? x[o + i] : x[o + i] * inv[i];
-                    }
                     if (rotation > 0) {
-                        LayerCalibration.hadamard(scaled, o, cols, rotation);
+                        ops.scaleHadamard(x, inv, scaled, o, cols, rotation);
+                    } else {
+                        for (int i = 0; i < cols; i++) {
+                            scaled[o + i] = x[o + i] * inv[i];
+                        }
                     }
                 }
             });

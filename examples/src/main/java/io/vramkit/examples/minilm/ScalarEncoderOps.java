@@ -18,6 +18,14 @@ public final class ScalarEncoderOps implements EncoderOps {
     public ScalarEncoderOps() {
     }
 
+    @Override
+    public void scaleHadamard(float[] x, float[] inv, float[] out, int off, int n, int block) {
+        for (int i = 0; i < n; i++) {
+            out[off + i] = inv == null ? x[off + i] : x[off + i] * inv[i];
+        }
+        LayerCalibration.hadamard(out, off, n, block);
+    }
+
     private static float[] geluTable() {
         int n = (int) (2 * GELU_RANGE * GELU_STEPS_PER_UNIT) + 2;
         float[] t = new float[n];

@@ -1,5 +1,6 @@
 package io.vramkit.examples.minilm;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -122,6 +123,55 @@ class EncoderOpsTest {
                     for (int c = 0; c < cols; c++) {
                         float want = r >= 1 && r < 4 ? y[r * cols + c] + bias[c] : y[r * cols + c];
                         assertEquals(want, out[r * cols + c], ops.getClass().getSimpleName() + " r=" + r + " c=" + c);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void scaleHadamardMatchesTheFloat64BlockTransformOnBothPaths() {
+        Random rnd = new Random(12);
+        for (EncoderOps ops : IMPLEMENTATIONS) {
+            for (int block : new int[] {2, 8, 16, 64, 128, 512}) {
+                for (int blocks : new int[] {1, 3}) {
+                    for (boolean scaled : new boolean[] {false, true}) {
+                        int n = block * blocks;
+                        int off = 5;
+                        float[] x = new float[off + n + 3];
+                        float[] inv = scaled ? new float[n] : null;
+                        for (int i = 0; i < x.length; i++) {
+                            x[i] = (float) rnd.nextGaussian();
+                        }
+                        for (int i = 0; scaled && i < n; i++) {
+                            inv[i] = (float) (0.25 + rnd.nextDouble());
+                        }
+                        float[] out = new float[x.length];
+                        java.util.Arrays.fill(out, 7f);
+                        float[] x0 = x.clone();
+                        ops.scaleHadamard(x, inv, out, off, n, block);
+                        String what = ops.getClass().getSimpleName() + " block " + block + " × " + blocks
+                                + (scaled ? " scaled" : "");
+                        assertArrayEquals(x0, x, what + ": input untouched");
+                        for (int i = 0; i < off; i++) {
+                            assertEquals(7f, out[i], what + ": before the range");
+                        }
+                        for (int i = off + n; i < out.length; i++) {
+                            assertEquals(7f, out[i], what + ": after the range");
+                        }
+                        for (int b = 0; b < blocks; b++) {
+                            for (int i = 0; i < block; i++) {
+                                double ref = 0;
+                                for (int j = 0; j < block; j++) {
+                                    int e = b * block + j;
+                                    double v = (double) x[off + e] * (scaled ? inv[e] : 1);
+                                    ref += Integer.bitCount(i & j) % 2 == 0 ? v : -v;
+                                }
+                                ref /= Math.sqrt(block);
+                                assertEquals(ref, out[off + b * block + i], 1e-5 * Math.sqrt(block),
+                                        what + ", element " + (b * block + i));
+                            }
+                        }
                     }
                 }
             }

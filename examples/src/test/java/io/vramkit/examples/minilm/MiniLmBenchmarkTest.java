@@ -58,12 +58,12 @@ class MiniLmBenchmarkTest {
     @Test
     void int4g64StaysAboveItsMeasuredFloor() {
         // Calibrated asymmetric INT4 with groups of 64 (sentence-weighted activations, AWQ-style input scales,
-        // GPTQ, final bias correction) measures 0.9911 on these 32 sentences and 0.9897 on the default 260 (the
-        // issue's target is 0.99); plain GPTQ reached ~0.98 and round-to-nearest ~0.96. The floor sits under the
-        // calibrated figure by a margin for rounding differences between machines, and above plain GPTQ, so
-        // losing any large part of the calibration fails the test.
+        // block Hadamard rotation, GPTQ with scale/zero refit, final bias correction) measures 0.9929 on these 32
+        // sentences (0.9911 before the rotation and refit); plain GPTQ reached ~0.98 and round-to-nearest ~0.96.
+        // The floor, above the target of 0.99, sits 9e-4 under the calibrated figure: a margin for rounding
+        // differences between machines, while losing the rotation and refit (0.9911) fails.
         MiniLmBenchmark.PrecisionResult r = byName().get("INT4-g64");
-        assertTrue(r.meanCosine() >= 0.985, "INT4-g64 mean cosine " + r.meanCosine());
+        assertTrue(r.meanCosine() >= 0.992, "INT4-g64 mean cosine " + r.meanCosine());
         assertTrue(r.weightBytes() < 0.15 * report.fp32WeightBytes(), "INT4-g64 bytes " + r.weightBytes());
     }
 
