@@ -23,7 +23,9 @@ import java.util.Objects;
  * {@code U[i, i+1:]}; after a block the accumulated errors update all later columns at once (lazy batch update).
  * Optionally ({@link #calibrate(String, float[], int, int, boolean)}) columns are visited in act-order, by
  * decreasing Hessian diagonal, with every group's scale fixed up front from the original weights ("static groups"),
- * so the group layout stays the plain one of the format either way.
+ * so the group layout stays the plain one of the format either way. Optionally
+ * ({@link #quantize(String, float[], int, int, QuantFormat, Calibration, int)}) the scales and zero points are then
+ * refitted to the same Hessian-weighted error with the codes held fixed (closed-form least squares per row).
  *
  * <p>Supported formats: {@code INT4_G{G}}, {@code INT4_ASYM_G{G}}, {@code NF4_B{B}} (without double quantization),
  * {@code INT8} and {@code INT8_G{G}}. Dense, FP8 and double-quantized NF4 formats are rejected.
