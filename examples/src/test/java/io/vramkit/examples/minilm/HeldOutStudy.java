@@ -17,8 +17,9 @@ import java.util.Locale;
  * {@code java --add-modules jdk.incubator.vector -cp examples/target/test-classes:examples/target/vramkit-examples.jar
  * io.vramkit.examples.minilm.HeldOutStudy --rotation 512 --alpha-by gptq --refits 0,1}. Options (defaults are the
  * demo's settings): {@code --damping D}, {@code --alphas A,B,...}, {@code --alpha-by rtn|gptq}, {@code --refits
- * K,...} (each scored on the same calibration), {@code --rotation N} (0 for none), {@code --only NAME} (quantize
- * only the layers whose name contains it, the rest FP32), {@code --eval}.
+ * K,...} (each scored on the same calibration), {@code --rotation N} (0 for none), {@code --only REGEX,...} (for each
+ * regular expression, quantize only the layers whose name it matches a part of, e.g. {@code [0-9]\.output} for the
+ * FFN down projections, the rest FP32), {@code --eval}.
  */
 public final class HeldOutStudy {
 
@@ -75,13 +76,13 @@ public final class HeldOutStudy {
         LayerCalibration.Model m = LayerCalibration.calibrateAll(w, train, settings);
         System.out.printf(Locale.ROOT, "%s: calibrated on %d sentences in %.1f s, %d held out%n", settings, train.size(),
                 (System.nanoTime() - t0) / 1e9, held.size());
-        String filter = only;
         try (MiniLmEncoder fp = new MiniLmEncoder(w, l -> QuantLinear.of(l, QuantFormat.FP32), Kernels.attention())) {
+            for (String filter : only.split(",", -1)) {
             for (int k : refits) {
                 long q0 = System.nanoTime();
                 try (MiniLmEncoder q = new MiniLmEncoder(w, l -> {
                     LayerCalibration c = m.layers().get(l.name());
-                    return l.name().contains(filter)
+                    return java.util.regex.Pattern.compile(filter).matcher(l.name()).find()
                             ? QuantLinear.gptq(l, QuantFormat.INT4_ASYM_G64,
                                     new LayerCalibration(c.inputScale(), c.gptq(), k, c.rotation()))
                             : QuantLinear.of(l, QuantFormat.FP32);
@@ -89,9 +90,10 @@ public final class HeldOutStudy {
                     double quantS = (System.nanoTime() - q0) / 1e9;
                     MiniLmEncoder e = q.withFinalShift(LayerCalibration.finalShift(q.encode(m.ids(), null), m.fp32()));
                     String ev = eval ? String.format(Locale.ROOT, ", evaluated %.6f", meanCosine(e, fp, evaluated)) : "";
-                    System.out.printf(Locale.ROOT, "refits %d: quantized in %.1f s, held-out mean cosine %.6f%s%n", k,
-                            quantS, meanCosine(e, fp, held), ev);
+                    System.out.printf(Locale.ROOT, "%srefits %d: quantized in %.1f s, held-out mean cosine %.6f%s%n",
+                            filter.isEmpty() ? "" : filter + ", ", k, quantS, meanCosine(e, fp, held), ev);
                 }
+            }
             }
         }
     }
