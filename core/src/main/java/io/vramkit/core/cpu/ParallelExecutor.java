@@ -3,6 +3,8 @@ package io.vramkit.core.cpu;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.RecursiveAction;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The one shared executor that parallel CPU kernels run on, so that kernels never oversubscribe the machine.
@@ -15,13 +17,19 @@ public final class ParallelExecutor {
     /** Worker count, from {@code vramkit.threads}; read once. */
     public static final int THREADS = threads();
 
+    private static final AtomicInteger WORKER_NAMES = new AtomicInteger();
+
+    // At most THREADS workers: by default a ForkJoinPool adds spare threads while workers wait in joins, which put
+    // three threads on two cores here and made memory-bound kernels run at either of two speeds from one JVM to the
+    // next. The saturate predicate lets a join wait instead of failing when no spare may be added.
     private static final ForkJoinPool POOL = THREADS <= 1 ? null : new ForkJoinPool(THREADS,
             pool -> {
                 var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
-                t.setName("vramkit-cpu-" + t.getPoolIndex());
+                // the pool index is not assigned until the worker registers, so it cannot name the thread
+                t.setName("vramkit-cpu-" + WORKER_NAMES.getAndIncrement());
                 t.setDaemon(true);
                 return t;
-            }, null, false);
+            }, null, false, THREADS, THREADS, 1, pool -> true, 60, TimeUnit.SECONDS);
 
     private ParallelExecutor() {
     }
