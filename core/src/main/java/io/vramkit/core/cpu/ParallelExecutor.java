@@ -10,7 +10,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The one shared executor that parallel CPU kernels run on, so that kernels never oversubscribe the machine.
  *
  * <p>Its size is read once from the system property {@code vramkit.threads} (default: the number of available
- * processors). Work is split over index ranges; the calling thread takes part. Thread-safe.
+ * processors). Work is split over index ranges and run by at most that many pool workers, named
+ * {@code vramkit-cpu-0 .. n-1}; a caller outside the pool waits for them, and a caller inside it (a nested
+ * {@link #parallelFor}) runs its range inline. With one thread there is no pool and the caller runs the range.
+ * Thread-safe.
  */
 public final class ParallelExecutor {
 
