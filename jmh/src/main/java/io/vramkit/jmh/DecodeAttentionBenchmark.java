@@ -42,6 +42,11 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  * Run {@link #main} for the GB/s table with the ratios. The kernels are large vector methods that
  * C2 compiles late on a loaded machine (a few seconds of interpreted, boxed vector code first), so warm-up is long:
  * short {@code -wi}/{@code -w} overrides measure the JIT, not the kernel.
+ *
+ * <p>{@code -p residency=cache,dram} adds the same decode on a single copy of the cache, which stays in the
+ * last-level cache when it fits (4096 tokens: K and V together are 32 MiB in FP32, 16 MiB in BF16 and 8 MiB in
+ * INT8): then it gives the kernel's compute-bound rate, so that the DRAM rate can be read as a fraction of what the kernel could do with memory fully
+ * hidden. {@link #main} prints both.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -63,6 +68,13 @@ public class DecodeAttentionBenchmark {
     /** KV element type: FP32, BF16 or INT8. */
     @Param({"FP32", "BF16", "INT8"})
     public String kvType;
+
+    /**
+     * {@code dram} (default): calls rotate over copies covering {@value MemoryBandwidth#MIN_FOOTPRINT_MIB} MiB;
+     * {@code cache}: one copy, read again on every call.
+     */
+    @Param({"dram"})
+    public String residency;
 
     private Arena arena;
     private KvCacheView[] caches;
@@ -115,7 +127,11 @@ public class DecodeAttentionBenchmark {
             }
         }
         long cacheBytes = 2 * k.byteSize();
-        int copies = (int) Math.max(1, ((long) MemoryBandwidth.MIN_FOOTPRINT_MIB << 20) / cacheBytes + 1);
+        if (!residency.equals("dram") && !residency.equals("cache")) {
+            throw new IllegalArgumentException("residency must be dram or cache, got " + residency);
+        }
+        int copies = residency.equals("cache") ? 1
+                : (int) Math.max(1, ((long) MemoryBandwidth.MIN_FOOTPRINT_MIB << 20) / cacheBytes + 1);
         caches = new KvCacheView[copies];
         caches[0] = new KvCacheView(k, v, type, blocks, BLOCK, KV_HEADS, HEAD_DIM, ks, vs);
         for (int c = 1; c < copies; c++) {
@@ -178,15 +194,15 @@ public class DecodeAttentionBenchmark {
             if (r.getParams().getBenchmark().endsWith("MemoryBandwidth.read")) {
                 bandwidth = Math.max(bandwidth, bytes.getScore());
             } else {
-                rate.put(r.getParams().getParam("context") + " " + r.getParams().getParam("kvType"),
-                        bytes.getScore());
+                rate.put(r.getParams().getParam("context") + " " + r.getParams().getParam("kvType") + " "
+                        + r.getParams().getParam("residency"), bytes.getScore());
             }
         }
         System.out.printf("streaming read bandwidth: %.2f GB/s%n", bandwidth / 1e9);
         for (var e : rate.entrySet()) {
             String[] key = e.getKey().split(" ");
-            System.out.printf("context %6s %-4s %7.2f GB/s  %5.1f%% of read bandwidth%n", key[0], key[1],
-                    e.getValue() / 1e9, 100 * e.getValue() / bandwidth);
+            System.out.printf("context %6s %-4s %-5s %7.2f GB/s  %5.1f%% of read bandwidth%n", key[0], key[1],
+                    key[2], e.getValue() / 1e9, 100 * e.getValue() / bandwidth);
         }
     }
 }
