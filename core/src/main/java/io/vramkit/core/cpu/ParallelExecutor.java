@@ -40,34 +40,27 @@ public final class ParallelExecutor {
     }
 
     private static int threads() {
-        String value = System.getProperty("vramkit.threads");
-        if (value == null || value.isBlank()) {
-            return Runtime.getRuntime().availableProcessors();
-        }
-        try {
-            int n = Integer.parseInt(value.trim());
-            if (n < 1) {
-                throw new IllegalArgumentException("vramkit.threads must be >= 1, got " + n);
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("vramkit.threads must be an integer, got '" + value + "'", e);
-        }
+        return intProperty("vramkit.threads", Runtime.getRuntime().availableProcessors(), 1);
     }
 
     private static int spinMicros() {
-        String value = System.getProperty("vramkit.spinMicros");
+        return intProperty("vramkit.spinMicros", DEFAULT_SPIN_MICROS, 0);
+    }
+
+    /** The integer system property {@code name}, {@code fallback} when unset; rejects values below {@code min}. */
+    private static int intProperty(String name, int fallback, int min) {
+        String value = System.getProperty(name);
         if (value == null || value.isBlank()) {
-            return DEFAULT_SPIN_MICROS;
+            return fallback;
         }
         try {
             int n = Integer.parseInt(value.trim());
-            if (n < 0) {
-                throw new IllegalArgumentException("vramkit.spinMicros must be >= 0, got " + n);
+            if (n < min) {
+                throw new IllegalArgumentException(name + " must be >= " + min + ", got " + n);
             }
             return n;
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("vramkit.spinMicros must be an integer, got '" + value + "'", e);
+            throw new IllegalArgumentException(name + " must be an integer, got '" + value + "'", e);
         }
     }
 
