@@ -65,6 +65,9 @@ public final class PanamaTileOps implements TileOps {
             int q3 = q2 + ldQ;
             int s0 = s + i * ldS;
             int j = 0;
+            for (; j + 4 * L <= cols; j += 4 * L) {
+                qkBlock4x4(w, q0 * 4L, ldQ * 4L, (kt + j) * 4L, ldK * 4L, depth, (s0 + j) * 4L, ldS * 4L);
+            }
             for (; j + 2 * L <= cols; j += 2 * L) {
                 FloatVector a00 = FloatVector.zero(S);
                 FloatVector a01 = a00;
@@ -141,6 +144,67 @@ public final class PanamaTileOps implements TileOps {
                 a0.intoMemorySegment(w, (s + i * ldS + j) * 4L, NO);
             }
         }
+    }
+
+    /**
+     * Scores of 4 query rows (at byte offset {@code qb}, {@code qStep} apart) against {@code 4L} key columns (row
+     * {@code c} of the transposed keys at {@code kb + c·kStep}) over {@code depth}, stored at {@code ob} (rows
+     * {@code step} apart): 16 accumulators, so each step does 16 FMAs for 4 key loads and 4 broadcasts (the 4×2L
+     * block does 8 for 2 and 4). A method of its own so that the vectors of {@link #qkT} and of this block are
+     * compiled within the JIT's inlining budget.
+     */
+    private static void qkBlock4x4(MemorySegment w, long qb, long qStep, long kb, long kStep, int depth, long ob,
+                                   long step) {
+        FloatVector a00 = FloatVector.zero(S);
+        FloatVector a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        long qb1 = qb + qStep;
+        long qb2 = qb1 + qStep;
+        long qb3 = qb2 + qStep;
+        long vl = L * 4L;
+        for (int c = 0; c < depth; c++) {
+            long ko = kb + c * kStep;
+            FloatVector k0 = FloatVector.fromMemorySegment(S, w, ko, NO);
+            FloatVector k1 = FloatVector.fromMemorySegment(S, w, ko + vl, NO);
+            FloatVector k2 = FloatVector.fromMemorySegment(S, w, ko + 2 * vl, NO);
+            FloatVector k3 = FloatVector.fromMemorySegment(S, w, ko + 3 * vl, NO);
+            FloatVector b = bcast(w, qb, c);
+            a00 = b.fma(k0, a00);
+            a01 = b.fma(k1, a01);
+            a02 = b.fma(k2, a02);
+            a03 = b.fma(k3, a03);
+            b = bcast(w, qb1, c);
+            a10 = b.fma(k0, a10);
+            a11 = b.fma(k1, a11);
+            a12 = b.fma(k2, a12);
+            a13 = b.fma(k3, a13);
+            b = bcast(w, qb2, c);
+            a20 = b.fma(k0, a20);
+            a21 = b.fma(k1, a21);
+            a22 = b.fma(k2, a22);
+            a23 = b.fma(k3, a23);
+            b = bcast(w, qb3, c);
+            a30 = b.fma(k0, a30);
+            a31 = b.fma(k1, a31);
+            a32 = b.fma(k2, a32);
+            a33 = b.fma(k3, a33);
+        }
+        a00.intoMemorySegment(w, ob, NO);
+        a01.intoMemorySegment(w, ob + vl, NO);
+        a02.intoMemorySegment(w, ob + 2 * vl, NO);
+        a03.intoMemorySegment(w, ob + 3 * vl, NO);
+        a10.intoMemorySegment(w, ob + step, NO);
+        a11.intoMemorySegment(w, ob + step + vl, NO);
+        a12.intoMemorySegment(w, ob + step + 2 * vl, NO);
+        a13.intoMemorySegment(w, ob + step + 3 * vl, NO);
+        a20.intoMemorySegment(w, ob + 2 * step, NO);
+        a21.intoMemorySegment(w, ob + 2 * step + vl, NO);
+        a22.intoMemorySegment(w, ob + 2 * step + 2 * vl, NO);
+        a23.intoMemorySegment(w, ob + 2 * step + 3 * vl, NO);
+        a30.intoMemorySegment(w, ob + 3 * step, NO);
+        a31.intoMemorySegment(w, ob + 3 * step + vl, NO);
+        a32.intoMemorySegment(w, ob + 3 * step + 2 * vl, NO);
+        a33.intoMemorySegment(w, ob + 3 * step + 3 * vl, NO);
     }
 
     @Override
