@@ -46,9 +46,10 @@ public final class PanamaTileOps implements TileOps {
     }
 
     /**
-     * The float at byte offset {@code base + 4·i}. Inner loops index this way, a long offset plus the loop variable
-     * times a constant, because C2 then hoists the range checks out of the loop; an int index widened after an
-     * addition ({@code at(w, q0 + c)}) kept a check (5 instructions) on every load of the 4×2L kernels.
+     * The float at byte offset {@code base + 4·i}, broadcast. The inner loops of {@link #qkT} and {@link #pv} index
+     * the scratch this way, a long base plus the loop variable times a constant or a loop-invariant long, because
+     * C2 then hoists the range checks out of the loop; an int index widened after an addition
+     * ({@code at(w, q0 + c)}) kept a check (5 instructions) on every load of the 4×2L kernels.
      */
     private static FloatVector bcast(MemorySegment w, long base, int i) {
         return FloatVector.broadcast(S, w.get(F, base + i * 4L));
@@ -57,16 +58,22 @@ public final class PanamaTileOps implements TileOps {
     @Override
     public void qkT(MemorySegment w, int q, int ldQ, int kt, int ldK, int s, int ldS, int rows, int depth,
                     int cols) {
+        // Byte offsets as longs, a base plus the loop variable times a constant or a loop-invariant long, in every
+        // inner loop (see bcast)
+        long qStep = ldQ * 4L;
+        long kStep = ldK * 4L;
+        long step = ldS * 4L;
+        long vl = L * 4L;
         int i = 0;
         for (; i + 4 <= rows; i += 4) {
-            int q0 = q + i * ldQ;
-            int q1 = q0 + ldQ;
-            int q2 = q1 + ldQ;
-            int q3 = q2 + ldQ;
-            int s0 = s + i * ldS;
+            long qb0 = (q + (long) i * ldQ) * 4L;
+            long qb1 = qb0 + qStep;
+            long qb2 = qb1 + qStep;
+            long qb3 = qb2 + qStep;
+            long sb = (s + (long) i * ldS) * 4L;
             int j = 0;
             for (; j + 4 * L <= cols; j += 4 * L) {
-                qkBlock4x4(w, q0 * 4L, ldQ * 4L, (kt + j) * 4L, ldK * 4L, depth, (s0 + j) * 4L, ldS * 4L);
+                qkBlock4x4(w, qb0, qStep, (kt + j) * 4L, kStep, depth, sb + j * 4L, step);
             }
             for (; j + 2 * L <= cols; j += 2 * L) {
                 FloatVector a00 = FloatVector.zero(S);
@@ -77,17 +84,11 @@ public final class PanamaTileOps implements TileOps {
                 FloatVector a21 = a00;
                 FloatVector a30 = a00;
                 FloatVector a31 = a00;
-                int kr = kt + j;
-                long qb0 = q0 * 4L;
-                long qb1 = q1 * 4L;
-                long qb2 = q2 * 4L;
-                long qb3 = q3 * 4L;
-                long kb = kr * 4L;
-                long kStep = ldK * 4L;
+                long kb = (kt + j) * 4L;
                 for (int c = 0; c < depth; c++) {
                     long ko = kb + c * kStep;
                     FloatVector k0 = FloatVector.fromMemorySegment(S, w, ko, NO);
-                    FloatVector k1 = FloatVector.fromMemorySegment(S, w, ko + L * 4L, NO);
+                    FloatVector k1 = FloatVector.fromMemorySegment(S, w, ko + vl, NO);
                     FloatVector b0 = bcast(w, qb0, c);
                     FloatVector b1 = bcast(w, qb1, c);
                     FloatVector b2 = bcast(w, qb2, c);
@@ -101,32 +102,30 @@ public final class PanamaTileOps implements TileOps {
                     a30 = b3.fma(k0, a30);
                     a31 = b3.fma(k1, a31);
                 }
-                long o = (s0 + j) * 4L;
-                long step = ldS * 4L;
+                long o = sb + j * 4L;
                 a00.intoMemorySegment(w, o, NO);
-                a01.intoMemorySegment(w, o + L * 4L, NO);
+                a01.intoMemorySegment(w, o + vl, NO);
                 a10.intoMemorySegment(w, o + step, NO);
-                a11.intoMemorySegment(w, o + step + L * 4L, NO);
+                a11.intoMemorySegment(w, o + step + vl, NO);
                 a20.intoMemorySegment(w, o + 2 * step, NO);
-                a21.intoMemorySegment(w, o + 2 * step + L * 4L, NO);
+                a21.intoMemorySegment(w, o + 2 * step + vl, NO);
                 a30.intoMemorySegment(w, o + 3 * step, NO);
-                a31.intoMemorySegment(w, o + 3 * step + L * 4L, NO);
+                a31.intoMemorySegment(w, o + 3 * step + vl, NO);
             }
             for (; j < cols; j += L) {
                 FloatVector a0 = FloatVector.zero(S);
                 FloatVector a1 = a0;
                 FloatVector a2 = a0;
                 FloatVector a3 = a0;
-                int kr = kt + j;
-                for (int c = 0; c < depth; c++, kr += ldK) {
-                    FloatVector k0 = ld(w, kr);
-                    a0 = FloatVector.broadcast(S, at(w, q0 + c)).fma(k0, a0);
-                    a1 = FloatVector.broadcast(S, at(w, q1 + c)).fma(k0, a1);
-                    a2 = FloatVector.broadcast(S, at(w, q2 + c)).fma(k0, a2);
-                    a3 = FloatVector.broadcast(S, at(w, q3 + c)).fma(k0, a3);
+                long kb = (kt + j) * 4L;
+                for (int c = 0; c < depth; c++) {
+                    FloatVector k0 = FloatVector.fromMemorySegment(S, w, kb + c * kStep, NO);
+                    a0 = bcast(w, qb0, c).fma(k0, a0);
+                    a1 = bcast(w, qb1, c).fma(k0, a1);
+                    a2 = bcast(w, qb2, c).fma(k0, a2);
+                    a3 = bcast(w, qb3, c).fma(k0, a3);
                 }
-                long o = (s0 + j) * 4L;
-                long step = ldS * 4L;
+                long o = sb + j * 4L;
                 a0.intoMemorySegment(w, o, NO);
                 a1.intoMemorySegment(w, o + step, NO);
                 a2.intoMemorySegment(w, o + 2 * step, NO);
@@ -134,14 +133,14 @@ public final class PanamaTileOps implements TileOps {
             }
         }
         for (; i < rows; i++) {
-            int qi = q + i * ldQ;
+            long qb = (q + (long) i * ldQ) * 4L;
             for (int j = 0; j < cols; j += L) {
                 FloatVector a0 = FloatVector.zero(S);
-                int kr = kt + j;
-                for (int c = 0; c < depth; c++, kr += ldK) {
-                    a0 = FloatVector.broadcast(S, at(w, qi + c)).fma(ld(w, kr), a0);
+                long kb = (kt + j) * 4L;
+                for (int c = 0; c < depth; c++) {
+                    a0 = bcast(w, qb, c).fma(FloatVector.fromMemorySegment(S, w, kb + c * kStep, NO), a0);
                 }
-                a0.intoMemorySegment(w, (s + i * ldS + j) * 4L, NO);
+                a0.intoMemorySegment(w, (s + (long) i * ldS + j) * 4L, NO);
             }
         }
     }
@@ -210,36 +209,34 @@ public final class PanamaTileOps implements TileOps {
     @Override
     public void pv(MemorySegment w, int p, int ldP, int v, int ldV, int o, int ldO, int rows, int inner,
                    int width) {
+        // long byte offsets in every inner loop, as in qkT
+        long pStep = ldP * 4L;
+        long vStep = ldV * 4L;
+        long step = ldO * 4L;
+        long vl = L * 4L;
         int i = 0;
         for (; i + 4 <= rows; i += 4) {
-            int p0 = p + i * ldP;
-            int p1 = p0 + ldP;
-            int p2 = p1 + ldP;
-            int p3 = p2 + ldP;
-            int o0 = o + i * ldO;
+            long pb0 = (p + (long) i * ldP) * 4L;
+            long pb1 = pb0 + pStep;
+            long pb2 = pb1 + pStep;
+            long pb3 = pb2 + pStep;
+            long obRow = (o + (long) i * ldO) * 4L;
             int c = 0;
             for (; c + 2 * L <= width; c += 2 * L) {
-                long step = ldO * 4L;
-                long ob = (o0 + c) * 4L;
+                long ob = obRow + c * 4L;
                 FloatVector a00 = FloatVector.fromMemorySegment(S, w, ob, NO);
-                FloatVector a01 = FloatVector.fromMemorySegment(S, w, ob + L * 4L, NO);
+                FloatVector a01 = FloatVector.fromMemorySegment(S, w, ob + vl, NO);
                 FloatVector a10 = FloatVector.fromMemorySegment(S, w, ob + step, NO);
-                FloatVector a11 = FloatVector.fromMemorySegment(S, w, ob + step + L * 4L, NO);
+                FloatVector a11 = FloatVector.fromMemorySegment(S, w, ob + step + vl, NO);
                 FloatVector a20 = FloatVector.fromMemorySegment(S, w, ob + 2 * step, NO);
-                FloatVector a21 = FloatVector.fromMemorySegment(S, w, ob + 2 * step + L * 4L, NO);
+                FloatVector a21 = FloatVector.fromMemorySegment(S, w, ob + 2 * step + vl, NO);
                 FloatVector a30 = FloatVector.fromMemorySegment(S, w, ob + 3 * step, NO);
-                FloatVector a31 = FloatVector.fromMemorySegment(S, w, ob + 3 * step + L * 4L, NO);
-                int vr = v + c;
-                long pb0 = p0 * 4L;
-                long pb1 = p1 * 4L;
-                long pb2 = p2 * 4L;
-                long pb3 = p3 * 4L;
-                long vb = vr * 4L;
-                long vStep = ldV * 4L;
+                FloatVector a31 = FloatVector.fromMemorySegment(S, w, ob + 3 * step + vl, NO);
+                long vb = (v + c) * 4L;
                 for (int j = 0; j < inner; j++) {
                     long vo = vb + j * vStep;
                     FloatVector v0 = FloatVector.fromMemorySegment(S, w, vo, NO);
-                    FloatVector v1 = FloatVector.fromMemorySegment(S, w, vo + L * 4L, NO);
+                    FloatVector v1 = FloatVector.fromMemorySegment(S, w, vo + vl, NO);
                     FloatVector b0 = bcast(w, pb0, j);
                     FloatVector b1 = bcast(w, pb1, j);
                     FloatVector b2 = bcast(w, pb2, j);
@@ -254,28 +251,27 @@ public final class PanamaTileOps implements TileOps {
                     a31 = b3.fma(v1, a31);
                 }
                 a00.intoMemorySegment(w, ob, NO);
-                a01.intoMemorySegment(w, ob + L * 4L, NO);
+                a01.intoMemorySegment(w, ob + vl, NO);
                 a10.intoMemorySegment(w, ob + step, NO);
-                a11.intoMemorySegment(w, ob + step + L * 4L, NO);
+                a11.intoMemorySegment(w, ob + step + vl, NO);
                 a20.intoMemorySegment(w, ob + 2 * step, NO);
-                a21.intoMemorySegment(w, ob + 2 * step + L * 4L, NO);
+                a21.intoMemorySegment(w, ob + 2 * step + vl, NO);
                 a30.intoMemorySegment(w, ob + 3 * step, NO);
-                a31.intoMemorySegment(w, ob + 3 * step + L * 4L, NO);
+                a31.intoMemorySegment(w, ob + 3 * step + vl, NO);
             }
             for (; c < width; c += L) {
-                long step = ldO * 4L;
-                long ob = (o0 + c) * 4L;
+                long ob = obRow + c * 4L;
                 FloatVector a0 = FloatVector.fromMemorySegment(S, w, ob, NO);
                 FloatVector a1 = FloatVector.fromMemorySegment(S, w, ob + step, NO);
                 FloatVector a2 = FloatVector.fromMemorySegment(S, w, ob + 2 * step, NO);
                 FloatVector a3 = FloatVector.fromMemorySegment(S, w, ob + 3 * step, NO);
-                int vr = v + c;
-                for (int j = 0; j < inner; j++, vr += ldV) {
-                    FloatVector v0 = ld(w, vr);
-                    a0 = FloatVector.broadcast(S, at(w, p0 + j)).fma(v0, a0);
-                    a1 = FloatVector.broadcast(S, at(w, p1 + j)).fma(v0, a1);
-                    a2 = FloatVector.broadcast(S, at(w, p2 + j)).fma(v0, a2);
-                    a3 = FloatVector.broadcast(S, at(w, p3 + j)).fma(v0, a3);
+                long vb = (v + c) * 4L;
+                for (int j = 0; j < inner; j++) {
+                    FloatVector v0 = FloatVector.fromMemorySegment(S, w, vb + j * vStep, NO);
+                    a0 = bcast(w, pb0, j).fma(v0, a0);
+                    a1 = bcast(w, pb1, j).fma(v0, a1);
+                    a2 = bcast(w, pb2, j).fma(v0, a2);
+                    a3 = bcast(w, pb3, j).fma(v0, a3);
                 }
                 a0.intoMemorySegment(w, ob, NO);
                 a1.intoMemorySegment(w, ob + step, NO);
@@ -284,13 +280,13 @@ public final class PanamaTileOps implements TileOps {
             }
         }
         for (; i < rows; i++) {
-            int pi = p + i * ldP;
+            long pb = (p + (long) i * ldP) * 4L;
             for (int c = 0; c < width; c += L) {
-                long ob = (o + i * ldO + c) * 4L;
+                long ob = (o + (long) i * ldO + c) * 4L;
                 FloatVector a0 = FloatVector.fromMemorySegment(S, w, ob, NO);
-                int vr = v + c;
-                for (int j = 0; j < inner; j++, vr += ldV) {
-                    a0 = FloatVector.broadcast(S, at(w, pi + j)).fma(ld(w, vr), a0);
+                long vb = (v + c) * 4L;
+                for (int j = 0; j < inner; j++) {
+                    a0 = bcast(w, pb, j).fma(FloatVector.fromMemorySegment(S, w, vb + j * vStep, NO), a0);
                 }
                 a0.intoMemorySegment(w, ob, NO);
             }
