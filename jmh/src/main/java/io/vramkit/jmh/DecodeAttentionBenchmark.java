@@ -45,8 +45,8 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  *
  * <p>{@code -p residency=cache,dram} adds the same decode on a single copy of the cache, which stays in the
  * last-level cache when it fits (4096 tokens: K and V together are 32 MiB in FP32, 16 MiB in BF16 and 8 MiB in
- * INT8): then it gives the kernel's compute-bound rate, so that the DRAM rate can be read as a fraction of what the kernel could do with memory fully
- * hidden. {@link #main} prints both.
+ * INT8): then it gives the kernel's compute-bound rate, so that the DRAM rate can be read as a fraction of what
+ * the kernel could do with memory fully hidden. {@link #main} prints both.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)

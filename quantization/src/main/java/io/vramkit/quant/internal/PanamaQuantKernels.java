@@ -641,10 +641,11 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     }
 
     /**
-     * Rearranges {@code x[xOff, xOff + cols)} for the nibble-plane kernels. An {@code L}-lane int load of {@code 4L} code bytes holds,
-     * in lane {@code i}, the eight nibbles of columns {@code 8i .. 8i+7} of its {@code 8L}-column block (nibble
-     * {@code k} = bits {@code 4k .. 4k+3}; low nibble = even column, as docs/formats.md packs them). Plane {@code k}
-     * of the output, {@code out[blk + kL + i] = x[xOff + blk + 8i + k]}, meets nibble {@code k} of every lane.
+     * Rearranges {@code x[xOff, xOff + cols)} for the nibble-plane kernels. An {@code L}-lane int load of
+     * {@code 4L} code bytes holds, in lane {@code i}, the eight nibbles of columns {@code 8i .. 8i+7} of its
+     * {@code 8L}-column block (nibble {@code k} = bits {@code 4k .. 4k+3}; low nibble = even column, as
+     * docs/formats.md packs them). Plane {@code k} of the output, {@code out[blk + kL + i] = x[xOff + blk + 8i + k]},
+     * meets nibble {@code k} of every lane.
      */
     private static void nibblePlanes(float[] x, int xOff, int cols, float[] out) {
         int blk = 8 * L;
@@ -676,13 +677,14 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     }
 
     /**
-     * {@code y[yOff + r] = Σ_g s_g Σ_{c∈g} lut[u_c]·x_c} for rows {@code [r0, r1)} with codes {@code u} (INT4 symmetric:
-     * {@code lut[u] = u − 8}; NF4: the codebook), two rows per pass ({@link #pairLutWide} when every group spans
-     * whole {@code 8L}-column blocks, {@link #pairLut} otherwise) and a last odd row on its own. Row {@code r} of
-     * the first half of the range is paired with row {@code r + h} of the second half ({@code h} = half the range),
-     * not with its neighbour: the pass then reads two long sequential streams, which the hardware prefetchers
-     * follow across rows and pages, where two adjacent 2 KiB rows per pass would make many short streams (measured
-     * from memory on two cores: neighbour pairs were slower than one row per pass, far pairs faster).
+     * {@code y[yOff + r] = Σ_g s_g Σ_{c∈g} lut[u_c]·x_c} for rows {@code [r0, r1)} with codes {@code u} (INT4
+     * symmetric: {@code lut[u] = u − 8}; NF4: the codebook), two rows per pass ({@link #pairLutWide} when every
+     * group spans whole {@code 8L}-column blocks, {@link #pairLut} otherwise) and a last odd row on its own.
+     * Row {@code r} of the first half of the range is paired with row {@code r + h} of the second half ({@code h} =
+     * half the range), not with its neighbour: the pass then reads two long sequential streams, which the
+     * hardware prefetchers follow across rows and pages, where two adjacent 2 KiB rows per pass would make many
+     * short streams (measured from memory on two cores: neighbour pairs were slower than one row per pass, far
+     * pairs faster).
      *
      * @param lanes   the group of each lane within a block, relative to the block's first group
      * @param lutBits the 16 codebook values as float bits
