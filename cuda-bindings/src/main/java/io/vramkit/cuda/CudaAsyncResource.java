@@ -64,7 +64,7 @@ public final class CudaAsyncResource extends DeviceResourceBase {
     @Override
     public long allocate(long bytes, long alignment, Stream stream) {
         return allocateWith("cudaMallocAsync", bytes, alignment, stream,
-                out -> cudart_h.cudaMallocAsync(out, bytes, streamHandle(stream)));
+                (out, raw) -> cudart_h.cudaMallocAsync(out, raw, streamHandle(stream)));
     }
 
     @Override
@@ -72,9 +72,9 @@ public final class CudaAsyncResource extends DeviceResourceBase {
         if (stream == null) {
             throw new IllegalArgumentException("stream must not be null");
         }
-        checkAndForget(address, bytes);
+        long raw = checkAndForget(address, bytes);
         CudaNative.setDevice(device);
-        CudaNative.check("cudaFreeAsync", cudart_h.cudaFreeAsync(MemorySegment.ofAddress(address),
+        CudaNative.check("cudaFreeAsync", cudart_h.cudaFreeAsync(MemorySegment.ofAddress(raw),
                 streamHandle(stream)));
     }
 

@@ -32,14 +32,14 @@ public final class CudaMallocResource extends DeviceResourceBase {
 
     @Override
     public long allocate(long bytes, long alignment, Stream stream) {
-        return allocateWith("cudaMalloc", bytes, alignment, stream, out -> cudart_h.cudaMalloc(out, bytes));
+        return allocateWith("cudaMalloc", bytes, alignment, stream, (out, raw) -> cudart_h.cudaMalloc(out, raw));
     }
 
     @Override
     public void deallocate(long address, long bytes, long alignment, Stream stream) {
-        checkAndForget(address, bytes);
+        long raw = checkAndForget(address, bytes);
         CudaNative.setDevice(device);
-        CudaNative.check("cudaFree", cudart_h.cudaFree(MemorySegment.ofAddress(address)));
+        CudaNative.check("cudaFree", cudart_h.cudaFree(MemorySegment.ofAddress(raw)));
     }
 
     @Override

@@ -21,13 +21,21 @@ import org.slf4j.LoggerFactory;
 abstract sealed class DeviceResourceBase implements MemoryResource permits CudaMallocResource, CudaAsyncResource {
 
     /** cudaMalloc and cudaMallocAsync align every allocation to at least 256 bytes. */
-    static final long MAX_ALIGNMENT = 256;
+    static final long NATIVE_ALIGNMENT = 256;
+
+    /**
+     * The largest alignment accepted: 1 GiB, as core's pools. Above {@link #NATIVE_ALIGNMENT} the allocation is
+     * over-allocated by {@code alignment - 256} bytes and the aligned address inside it is handed out (core's
+     * {@code CachingPool} asks its upstream for its minimum block size, 512 bytes by default).
+     */
+    static final long MAX_ALIGNMENT = 1L << 30;
 
     private static final Logger LOG = LoggerFactory.getLogger(DeviceResourceBase.class);
 
     final int device;
     private final long totalBytes;
-    private final ConcurrentHashMap<Long, Long> live = new ConcurrentHashMap<>();
+    /** Live allocations by the address handed out. */
+    private final ConcurrentHashMap<Long, Allocation> live = new ConcurrentHashMap<>();
     private final AtomicLong usedBytes = new AtomicLong();
 
     DeviceResourceBase(int device) {
@@ -70,8 +78,7 @@ abstract sealed class DeviceResourceBase implements MemoryResource permits CudaM
     void checkArgs(long bytes, long alignment, Stream stream) {
         MemoryResource.checkAllocateArgs(bytes, alignment, stream);
         if (alignment > MAX_ALIGNMENT) {
-            throw new IllegalArgumentException("alignment must be <= " + MAX_ALIGNMENT
-                    + " (what cudaMalloc guarantees), got " + alignment);
+            throw new IllegalArgumentException("alignment must be <= " + MAX_ALIGNMENT + ", got " + alignment);
         }
         if (stream instanceof CudaStream cs && cs.deviceOrdinal() != device) {
             throw new IllegalArgumentException("stream is on cuda:" + cs.deviceOrdinal() + " but this resource "
@@ -79,44 +86,54 @@ abstract sealed class DeviceResourceBase implements MemoryResource permits CudaM
         }
     }
 
-    /** One native allocation call writing the new address through {@code out}; returns its error code. */
+    /** One native allocation call of {@code rawBytes} writing the new address through {@code out}; returns its error code. */
     @FunctionalInterface
     interface NativeAllocation {
-        int call(MemorySegment out);
+        int call(MemorySegment out, long rawBytes);
     }
 
-    /** Checks the arguments, runs the allocation on this device, maps failures, and records the allocation. */
+    /** A live allocation: the bytes asked for, and the native allocation holding them. */
+    private record Allocation(long bytes, long rawAddress, long rawBytes) {
+    }
+
+    /**
+     * Checks the arguments, runs the allocation on this device (over-allocating for an alignment above 256 bytes),
+     * maps failures, and records the allocation.
+     */
     long allocateWith(String function, long bytes, long alignment, Stream stream, NativeAllocation allocation) {
         checkArgs(bytes, alignment, stream);
+        long rawBytes = alignment > NATIVE_ALIGNMENT ? bytes + alignment - NATIVE_ALIGNMENT : bytes;
         CudaNative.setDevice(device);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            int rc = allocation.call(out);
+            int rc = allocation.call(out, rawBytes);
             if (rc != cudart_h.cudaSuccess) {
-                throw allocationFailure(function, rc, bytes);
+                throw allocationFailure(function, rc, rawBytes);
             }
-            long address = out.get(ValueLayout.ADDRESS, 0).address();
-            live.put(address, bytes);
-            usedBytes.addAndGet(bytes);
+            long raw = out.get(ValueLayout.ADDRESS, 0).address();
+            long address = (raw + alignment - 1) & -alignment;
+            live.put(address, new Allocation(bytes, raw, rawBytes));
+            usedBytes.addAndGet(rawBytes);
             return address;
         }
     }
 
-    /** Removes a live allocation, or throws without changing anything. */
-    void checkAndForget(long address, long bytes) {
-        Long size = live.get(address);
-        if (size == null) {
+    /** Removes a live allocation, or throws without changing anything; returns the native address to free. */
+    long checkAndForget(long address, long bytes) {
+        Allocation a = live.get(address);
+        if (a == null) {
             throw new IllegalArgumentException(String.format(
                     "address 0x%x was not allocated by %s, or was already freed", address, this));
         }
-        if (size != bytes) {
+        if (a.bytes() != bytes) {
             throw new IllegalArgumentException(String.format(
-                    "bytes %d does not match the %d bytes allocated at 0x%x", bytes, size, address));
+                    "bytes %d does not match the %d bytes allocated at 0x%x", bytes, a.bytes(), address));
         }
-        if (!live.remove(address, size)) {
+        if (!live.remove(address, a)) {
             throw new IllegalArgumentException(String.format("address 0x%x was already freed", address));
         }
-        usedBytes.addAndGet(-bytes);
+        usedBytes.addAndGet(-a.rawBytes());
+        return a.rawAddress();
     }
 
     /** Maps an allocation failure to core's OOM, with the device's numbers; other errors stay CUDA errors. */

@@ -63,6 +63,38 @@ class CudaMemoryGpuTest {
         }
     }
 
+    /** Alignments above cudaMalloc's 256 bytes are met by over-allocating; frees release the native pointer. */
+    @Test
+    void alignmentsAboveTheNativeOneAreHonoured() {
+        GpuTests.assumeGpu();
+        try (CudaStream stream = CudaStream.create(0)) {
+            for (DeviceResourceBase dev : new DeviceResourceBase[] {new CudaMallocResource(0),
+                    new CudaAsyncResource(0, 0)}) {
+                long before = dev.freeBytes();
+                for (long align = 256; align <= (1L << 21); align <<= 1) {
+                    final long alignment = align;
+                    long a = dev.allocate(1000, alignment, stream);
+                    long b = dev.allocate(1000, alignment, stream);
+                    assertEquals(0, a % alignment, "alignment " + alignment);
+                    assertEquals(0, b % alignment, "alignment " + alignment);
+                    assertEquals(2, dev.liveAllocations());
+                    IllegalArgumentException wrong = assertThrows(IllegalArgumentException.class,
+                            () -> dev.deallocate(a, 999, alignment, stream));
+                    assertTrue(wrong.getMessage().contains("bytes 999"), wrong.getMessage());
+                    dev.deallocate(a, 1000, alignment, stream);
+                    dev.deallocate(b, 1000, alignment, stream);
+                    assertEquals(0, dev.liveAllocations());
+                    assertEquals(0, dev.usedBytes());
+                }
+                stream.synchronize();
+                assertThrows(IllegalArgumentException.class, () -> dev.allocate(16, 1L << 31, stream));
+                assertTrue(dev.freeBytes() >= before - (64L << 20), "native memory leaked: " + before + " -> "
+                        + dev.freeBytes());
+                dev.close();
+            }
+        }
+    }
+
     /** H2D, D2D, D2H and memset on random data of many sizes and offsets, checked byte for byte. */
     private static void roundTrips(MemoryResource dev) {
         Random rnd = new Random(42);

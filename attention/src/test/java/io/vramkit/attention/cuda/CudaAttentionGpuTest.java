@@ -171,12 +171,15 @@ class CudaAttentionGpuTest {
         int numBlocks = 3 * maxBlocks;
         try (Arena arena = Arena.ofShared(); CudaMallocResource dev = new CudaMallocResource(0);
              CudaStream stream = CudaStream.create(0); CudaAttention gpu = CudaAttention.load(0)) {
-            for (DType kvType : new DType[] {DType.BF16, DType.INT8, DType.FP8_E4M3}) {
+            for (DType kvType : new DType[] {DType.BF16, DType.INT8, DType.FP8_E4M3, DType.FP8_E5M2}) {
+                boolean fp8 = kvType == DType.FP8_E4M3 || kvType == DType.FP8_E5M2;
                 long elems = (long) numBlocks * bs * kvHeads * d;
                 MemorySegment k = arena.allocate(elems * kvType.byteSize(), 64);
                 MemorySegment v = arena.allocate(elems * kvType.byteSize(), 64);
                 for (long i = 0; i < k.byteSize(); i++) {
-                    byte x = (byte) (rnd.nextInt(120) - 60);
+                    // FP8: a sign and a magnitude code below 0x3C, so no byte is a NaN or infinity code.
+                    byte x = fp8 ? (byte) (rnd.nextInt(0x3C) | (rnd.nextBoolean() ? 0x80 : 0))
+                            : (byte) (rnd.nextInt(120) - 60);
                     k.set(ValueLayout.JAVA_BYTE, i, kvType == DType.BF16 && i % 2 == 1 ? (byte) 0x3F : x);
                     v.set(ValueLayout.JAVA_BYTE, i, kvType == DType.BF16 && i % 2 == 1 ? (byte) 0xBF : x);
                 }
