@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>Events are small driver objects, not memory: {@link #close()} destroys one at once, and an event dropped
  * unclosed (as pools drop the events they poll) is destroyed by a {@link Cleaner} once unreachable. Closing twice, or
- * using a closed event, throws {@link IllegalStateException}. Thread-safe. <b>Unverified on a GPU</b> in this build.
+ * using a closed event, throws {@link IllegalStateException}. Thread-safe.
+ * Verified on an NVIDIA H200 by the {@code gpu}-tagged tests (2026-11-26).
  */
 public final class CudaEvent implements StreamEvent, AutoCloseable {
 

@@ -13,7 +13,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Page-locked host memory straight from {@code cudaHostAlloc(cudaHostAllocPortable)} and {@code cudaFreeHost}; the
  * upstream of {@link PinnedHostResource}. Both calls are slow (they pin pages and synchronize), hence the pool.
- * Thread-safe. <b>Unverified on a GPU</b> in this build.
+ * Thread-safe. Verified on an NVIDIA H200 by the {@code gpu}-tagged tests (2026-11-26).
  */
 final class CudaHostAllocResource implements MemoryResource {
 

@@ -24,7 +24,7 @@ import java.lang.foreign.ValueLayout;
  * mismatches and ranges past a buffer's end raise {@link IllegalArgumentException} or {@link IllegalStateException},
  * never a crash. Host memory given to an asynchronous copy must stay alive and unchanged until the stream passes the
  * copy. The stream may be used from any thread; closing it while another thread uses it is the caller's error.
- * <b>Unverified on a GPU</b> in this build.
+ * Verified on an NVIDIA H200 by the {@code gpu}-tagged tests (2026-11-26).
  */
 public final class CudaStream implements Stream, AutoCloseable {
 

@@ -86,7 +86,10 @@ abstract sealed class DeviceResourceBase implements MemoryResource permits CudaM
         }
     }
 
-    /** One native allocation call of {@code rawBytes} writing the new address through {@code out}; returns its error code. */
+    /**
+     * One native allocation call of {@code rawBytes} writing the new address through {@code out}; returns its error
+     * code.
+     */
     @FunctionalInterface
     interface NativeAllocation {
         int call(MemorySegment out, long rawBytes);

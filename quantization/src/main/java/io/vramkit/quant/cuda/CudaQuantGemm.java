@@ -27,8 +27,8 @@ import java.util.Objects;
  *
  * <p>Requirements, checked before any launch: INT8 (per channel or grouped), INT4 (either kind) or NF4 weights,
  * {@code cols % 32 == 0}, a group that is a multiple of 32 (4-bit) or 16 (INT8). Thread-safe; launches are ordered
- * by the stream. <b>Unverified on a GPU</b>: written and compiled ({@code nvcc}, tensor-core {@code wmma.mma} in
- * the PTX, no spills) without one.
+ * by the stream.
+ * Verified on an NVIDIA H200 by the {@code gpu}-tagged tests (2026-11-26).
  */
 public final class CudaQuantGemm {
 

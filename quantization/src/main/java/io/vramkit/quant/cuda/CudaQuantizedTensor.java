@@ -15,8 +15,8 @@ import java.util.Objects;
  * same on both sides): codes, scales, zero-points and second-level scales each in their own {@link Buffer}.
  *
  * <p>Owns its buffers; {@link #close()} frees them (stream-ordered on the upload stream). Immutable after the
- * upload, so kernels on any stream may read it once the upload stream's work is ordered before them. <b>Unverified
- * on a GPU</b>: written and compiled without one.
+ * upload, so kernels on any stream may read it once the upload stream's work is ordered before them.
+ * Verified on an NVIDIA H200 by the {@code gpu}-tagged tests (2026-11-26).
  */
 public final class CudaQuantizedTensor implements AutoCloseable {
 
