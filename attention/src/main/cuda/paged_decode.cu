@@ -11,6 +11,8 @@
 // through shared memory. With more than one split for a sequence the block writes a partial
 // [m, l, o[head_dim]] to partials[((b * heads + h) * max_splits + split) * (head_dim + 2)] and
 // vramkit_paged_decode_merge_<q> (grid (heads, batch), 128 threads) combines them.
+// vramkit_paged_decode_vec_<kv>_g<G> (below) is the fast path for head_dim a multiple of 8 in 32..256, with the same
+// grid, partials and merge; the kernel above stays the path for every other shape.
 #include "attention_common.cuh"
 
 namespace vramkit_decode {
@@ -156,33 +158,446 @@ __device__ void paged_decode(const T *__restrict__ q, const void *__restrict__ k
     }
 }
 
+// Block-wide max (MAX) or sum of one value per thread; red holds one float per warp. Every thread returns the result.
+template <bool MAX>
+__device__ __forceinline__ float merge_block_reduce(float x, float *red) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float y = __shfl_xor_sync(0xffffffffu, x, o);
+        x = MAX ? fmaxf(x, y) : x + y;
+    }
+    const int warps = (blockDim.x + 31) >> 5;
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = x;
+    __syncthreads();
+    x = red[0];
+    for (int w = 1; w < warps; ++w) x = MAX ? fmaxf(x, red[w]) : x + red[w];
+    __syncthreads();  // red is reused by the next reduction
+    return x;
+}
+
+// Combines the splits of one (head, sequence): the threads stride over splits for the max and the sum (so many
+// splits cost a few loads per thread, not a serial walk), then each thread owns output columns and walks the splits
+// with independent loads. blockDim.x must be a multiple of 32.
 template <typename T>
 __device__ void paged_decode_merge(const int *__restrict__ context_lens, const float *__restrict__ partials,
                                    T *__restrict__ out, float *__restrict__ lse, int batch, int heads,
                                    int head_dim, int split_tokens, int max_splits, int window_left) {
+    __shared__ float s_red[32];
     const int h = blockIdx.x;
     const int b = blockIdx.y;
     const int ctx = context_lens[b];
     const int first = window_left < 0 ? 0 : max(0, ctx - 1 - window_left);
     const int splits = num_splits(ctx, first, split_tokens);
     if (splits <= 1) return;
-    const float *base = partials + ((long long) b * heads + h) * max_splits * (head_dim + 2);
+    const long long stride = head_dim + 2;
+    const float *base = partials + ((long long) b * heads + h) * max_splits * stride;
     float mm = -INFINITY;
-    for (int s = 0; s < splits; ++s) mm = fmaxf(mm, base[s * (head_dim + 2)]);
+    for (int s = threadIdx.x; s < splits; s += blockDim.x) mm = fmaxf(mm, base[s * stride]);
+    mm = merge_block_reduce<true>(mm, s_red);
     float ll = 0.f;
-    for (int s = 0; s < splits; ++s) {
-        const float ms = base[s * (head_dim + 2)];
-        if (ms != -INFINITY) ll += __expf(ms - mm) * base[s * (head_dim + 2) + 1];
+    for (int s = threadIdx.x; s < splits; s += blockDim.x) {
+        const float ms = base[s * stride];
+        if (ms != -INFINITY) ll += __expf(ms - mm) * base[s * stride + 1];
     }
+    ll = merge_block_reduce<false>(ll, s_red);
+    // mm is finite whenever ll > 0; otherwise every split was empty and the output is zero
+    const float mref = mm == -INFINITY ? 0.f : mm;
     for (int c = threadIdx.x; c < head_dim; c += blockDim.x) {
         float o = 0.f;
+#pragma unroll 4
         for (int s = 0; s < splits; ++s) {
-            const float ms = base[s * (head_dim + 2)];
-            if (ms != -INFINITY) o = fmaf(__expf(ms - mm), base[s * (head_dim + 2) + 2 + c], o);
+            // an empty split has m = -inf and o = 0: its weight __expf(-inf) is 0
+            o = fmaf(__expf(base[s * stride] - mref), base[s * stride + 2 + c], o);
         }
         out[((long long) b * heads + h) * head_dim + c] = vramkit::from_float<T>(ll > 0.f ? o / ll : 0.f);
     }
     if (threadIdx.x == 0 && lse != nullptr) lse[(long long) h * batch + b] = ll > 0.f ? mm + logf(ll) : -INFINITY;
+}
+
+// ---- Vectorized path: head_dim a multiple of 8 in 32..256, KV base addresses 16-byte aligned ----
+//
+// Same grid, threads and partial layout as paged_decode (so the same merge kernel runs after it). Each warp runs its
+// own pipeline: its lanes copy KV rows with cp.async into VEC_STAGES shared-memory stages (VEC_STAGES - 1 in flight
+// while it computes one), so the bytes in flight do not depend on registers. A token's row is cut into pieces of
+// 8 elements (16 bytes for FP16/BF16, 32 for FP32, 8 for INT8/FP8); lanes_per_token = next power of two of
+// head_dim / 8, and each warp row holds 32 / lanes_per_token tokens. Every lane reads back only the pieces it copied
+// itself (K and V slots are lane-major), so no barrier is needed except for the per-token scales of INT8/FP8, which
+// one lane of each token copies for all. Chunks of VEC_ROWS rows (VEC_ROWS x tokens_per_row tokens) are dealt
+// round-robin to the 4 warps; each lane keeps an online softmax per query head for its token slot, updated once per
+// group of up to 4 rows. At the end the token slots of a warp are merged with shuffles and the 4 warps through
+// shared memory, as in paged_decode.
+constexpr int VEC_STAGES = 3;
+constexpr int VEC_LANE_BYTES = 64;  // bytes of K (and as many of V) each lane copies per chunk
+constexpr int VEC_MAX_TPR = 8;      // tokens per warp row at head_dim 32..64 (lanes_per_token >= 4)
+
+template <int KV> __host__ __device__ constexpr int vec_elem_bytes() {
+    return KV == KV_F32 ? 4 : (KV == KV_F16 || KV == KV_BF16) ? 2 : 1;
+}
+template <int KV> __host__ __device__ constexpr int vec_rows() { return VEC_LANE_BYTES / (8 * vec_elem_bytes<KV>()); }
+template <int KV> __host__ __device__ constexpr bool vec_quant() {
+    return KV == KV_I8 || KV == KV_E4M3 || KV == KV_E5M2;
+}
+// Bytes of one warp's stage: K and V pieces, then (INT8/FP8) K and V scales [rows][VEC_MAX_TPR].
+template <int KV> __host__ __device__ constexpr int vec_stage_bytes() {
+    return 2 * 32 * VEC_LANE_BYTES + (vec_quant<KV>() ? 2 * vec_rows<KV>() * VEC_MAX_TPR * 4 : 0);
+}
+// Dynamic shared memory of a block; CudaAttention.decodeSharedBytes mirrors it.
+template <int KV> __host__ __device__ constexpr int vec_shared_bytes() {
+    return WARPS * VEC_STAGES * vec_stage_bytes<KV>();
+}
+static_assert(WARPS * MAX_G * (PER_LANE * 32 + 2) * 4 <= vec_shared_bytes<KV_BF16>(), "merge area fits the stages");
+
+__device__ __forceinline__ unsigned vec_smem_addr(const void *p) {
+    return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+
+// Copies BYTES (4, 8 or 16) from global src to shared dst asynchronously; when !valid it writes zeros and reads
+// nothing.
+template <int BYTES>
+__device__ __forceinline__ void vec_cp_async(void *dst, const void *src, bool valid) {
+    const unsigned d = vec_smem_addr(dst);
+    const int n = valid ? BYTES : 0;
+    if constexpr (BYTES == 16) {
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n) : "memory");
+    } else {
+        asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(d), "l"(src), "n"(BYTES), "r"(n)
+                     : "memory");
+    }
+}
+__device__ __forceinline__ void vec_cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void vec_cp_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// The 8 elements of one piece in shared memory, as floats (codes for INT8/FP8: the scale is applied per token).
+template <int KV>
+__device__ __forceinline__ void vec_unpack(const unsigned char *p, float (&x)[8]) {
+    if constexpr (KV == KV_F32) {
+        const float4 a = reinterpret_cast<const float4 *>(p)[0];
+        const float4 c = reinterpret_cast<const float4 *>(p)[1];
+        x[0] = a.x; x[1] = a.y; x[2] = a.z; x[3] = a.w;
+        x[4] = c.x; x[5] = c.y; x[6] = c.z; x[7] = c.w;
+    } else if constexpr (KV == KV_F16 || KV == KV_BF16) {
+        const uint4 u = *reinterpret_cast<const uint4 *>(p);
+        const unsigned w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            float2 f;
+            if constexpr (KV == KV_F16) {
+                f = __half22float2(*reinterpret_cast<const __half2 *>(&w[i]));
+            } else {
+                f = make_float2(__uint_as_float(w[i] << 16), __uint_as_float(w[i] & 0xffff0000u));
+            }
+            x[2 * i] = f.x;
+            x[2 * i + 1] = f.y;
+        }
+    } else if constexpr (KV == KV_I8) {
+        const uint2 u = *reinterpret_cast<const uint2 *>(p);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            x[i] = (float) (int) (signed char) (u.x >> (8 * i));
+            x[4 + i] = (float) (int) (signed char) (u.y >> (8 * i));
+        }
+    } else {
+        const uint2 u = *reinterpret_cast<const uint2 *>(p);
+        const unsigned w[2] = {u.x, u.y};
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+#pragma unroll
+            for (int j = 0; j < 2; ++j) {
+                const __nv_fp8x2_storage_t pair = static_cast<__nv_fp8x2_storage_t>(w[i] >> (16 * j));
+                const __half2 h = __half2(__nv_cvt_fp8x2_to_halfraw2(pair, KV == KV_E4M3 ? __NV_E4M3 : __NV_E5M2));
+                const float2 f = __half22float2(h);
+                x[4 * i + 2 * j] = f.x;
+                x[4 * i + 2 * j + 1] = f.y;
+            }
+        }
+    }
+}
+
+__device__ __forceinline__ float vec_load_q(const void *q, int q_type, long long i) {
+    if (q_type == 0) return static_cast<const float *>(q)[i];
+    if (q_type == 1) return __half2float(static_cast<const __half *>(q)[i]);
+    return __bfloat162float(static_cast<const __nv_bfloat16 *>(q)[i]);
+}
+
+__device__ __forceinline__ void vec_store_out(void *out, int q_type, long long i, float x) {
+    if (q_type == 0) {
+        static_cast<float *>(out)[i] = x;
+    } else if (q_type == 1) {
+        static_cast<__half *>(out)[i] = __float2half_rn(x);
+    } else {
+        static_cast<__nv_bfloat16 *>(out)[i] = __float2bfloat16_rn(x);
+    }
+}
+
+// KV: the cache type; G: query heads per KV head rounded up to 1, 2, 4 or 8 (heads gi >= g compute on zeros).
+// q_type: 0 FP32, 1 FP16, 2 BF16 (query and output).
+template <int KV, int G>
+__device__ void paged_decode_vec(const void *__restrict__ q, int q_type, const void *__restrict__ kc,
+                                 const void *__restrict__ vc, const float *__restrict__ k_scales,
+                                 const float *__restrict__ v_scales, const int *__restrict__ block_tables,
+                                 int max_blocks, const int *__restrict__ context_lens, void *__restrict__ out,
+                                 float *__restrict__ lse, float *__restrict__ partials, int batch, int heads,
+                                 int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits,
+                                 float scale, int window_left, float softcap) {
+    constexpr int ES = vec_elem_bytes<KV>();
+    constexpr int PB = 8 * ES;                // bytes of a piece
+    constexpr int ROWS = vec_rows<KV>();      // warp rows per chunk
+    constexpr int RB = ROWS < 4 ? ROWS : 4;   // rows per softmax update
+    constexpr bool QUANT = vec_quant<KV>();
+    constexpr int STAGE = vec_stage_bytes<KV>();
+    extern __shared__ __align__(16) unsigned char vec_smem[];
+
+    const int b = blockIdx.z;
+    const int kvh = blockIdx.y;
+    const int split = blockIdx.x;
+    const int g = heads / kv_heads;
+    const int ctx = context_lens[b];
+    const int first = window_left < 0 ? 0 : max(0, ctx - 1 - window_left);
+    const int splits = num_splits(ctx, first, split_tokens);
+    if (split >= splits) return;
+    const int lo = first + split * split_tokens;
+    const int hi = min(ctx, lo + split_tokens);
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+
+    const int pieces = head_dim >> 3;
+    int lpt = 4;  // lanes per token: a power of two >= pieces (head_dim >= 32)
+    while (lpt < pieces) lpt <<= 1;
+    const int tpr = 32 / lpt;                 // tokens per warp row (<= VEC_MAX_TPR)
+    const int piece = lane & (lpt - 1);
+    const int slot = lane / lpt;              // this lane's token in each row
+    const bool active = piece < pieces;       // lanes past the row's pieces copy zeros and add nothing
+    const int chunk_tokens = ROWS * tpr;
+    const int chunks = (hi - lo + chunk_tokens - 1) / chunk_tokens;
+    const int my_chunks = chunks > warp ? (chunks - warp + WARPS - 1) / WARPS : 0;
+
+    float qv[G][8];
+    float m[G];
+    float l[G];
+    float acc[G][8];
+#pragma unroll
+    for (int gi = 0; gi < G; ++gi) {
+        m[gi] = -INFINITY;
+        l[gi] = 0.f;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+            acc[gi][e] = 0.f;
+            qv[gi][e] = (gi < g && active)
+                            ? vec_load_q(q, q_type, ((long long) b * heads + kvh * g + gi) * head_dim + piece * 8 + e)
+                                  * scale
+                            : 0.f;
+        }
+    }
+
+    const int *table = block_tables + (long long) b * max_blocks;
+    unsigned char *wbase = vec_smem + warp * (VEC_STAGES * STAGE);
+    const long long head_off = (long long) kvh * head_dim + piece * 8;  // elements, within a token's row
+
+    // Queues the warp's chunk i (nothing past its last chunk) into stage st, as one cp.async group.
+    auto issue = [&](int i, int st) {
+        if (i < my_chunks) {
+            unsigned char *sk = wbase + st * STAGE;
+            unsigned char *sv = sk + 32 * VEC_LANE_BYTES;
+            float *ssk = reinterpret_cast<float *>(sv + 32 * VEC_LANE_BYTES);
+            float *ssv = ssk + ROWS * VEC_MAX_TPR;
+            if constexpr (QUANT) __syncwarp();  // every lane has read this stage's scales (two chunks ago)
+            const int t0 = lo + (warp + WARPS * i) * chunk_tokens + slot;
+            int bi = t0 / block_size;           // block index and slot of this lane's token, advanced per row
+            int bo = t0 - bi * block_size;
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) {
+                const int t = t0 + r * tpr;
+                const bool in = t < hi;
+                int blk = 0;
+                if (in) blk = table[bi];
+                const long long off = (((long long) blk * block_size + bo) * kv_heads) * head_dim + head_off;
+                const unsigned char *kp = static_cast<const unsigned char *>(kc) + off * ES;
+                const unsigned char *vp = static_cast<const unsigned char *>(vc) + off * ES;
+                const bool valid = in && active;
+                unsigned char *dk = sk + (r * 32 + lane) * PB;
+                unsigned char *dv = sv + (r * 32 + lane) * PB;
+                if constexpr (PB == 32) {
+                    vec_cp_async<16>(dk, kp, valid);
+                    vec_cp_async<16>(dk + 16, kp + 16, valid);
+                    vec_cp_async<16>(dv, vp, valid);
+                    vec_cp_async<16>(dv + 16, vp + 16, valid);
+                } else {
+                    vec_cp_async<PB>(dk, kp, valid);
+                    vec_cp_async<PB>(dv, vp, valid);
+                }
+                if constexpr (QUANT) {
+                    if (piece == 0) {
+                        const long long si = (long long) blk * kv_heads + kvh;
+                        vec_cp_async<4>(ssk + r * VEC_MAX_TPR + slot, k_scales + si, in);
+                        vec_cp_async<4>(ssv + r * VEC_MAX_TPR + slot, v_scales + si, in);
+                    }
+                }
+                bo += tpr;
+                while (bo >= block_size) {
+                    bo -= block_size;
+                    ++bi;
+                }
+            }
+        }
+        vec_cp_commit();
+    };
+
+#pragma unroll
+    for (int i = 0; i < VEC_STAGES - 1; ++i) issue(i, i);
+    for (int i = 0; i < my_chunks; ++i) {
+        issue(i + VEC_STAGES - 1, (i + VEC_STAGES - 1) % VEC_STAGES);
+        vec_cp_wait<VEC_STAGES - 1>();  // chunk i has landed (the newer VEC_STAGES - 1 may still be in flight)
+        if constexpr (QUANT) __syncwarp();  // scales copied by other lanes are visible
+        const int st = i % VEC_STAGES;
+        const unsigned char *sk = wbase + st * STAGE;
+        const unsigned char *sv = sk + 32 * VEC_LANE_BYTES;
+        const float *ssk = reinterpret_cast<const float *>(sv + 32 * VEC_LANE_BYTES);
+        const float *ssv = ssk + ROWS * VEC_MAX_TPR;
+        const int t0 = lo + (warp + WARPS * i) * chunk_tokens + slot;
+#pragma unroll
+        for (int r0 = 0; r0 < ROWS; r0 += RB) {
+            float s[RB][G];
+#pragma unroll
+            for (int r = 0; r < RB; ++r) {
+                float kx[8];
+                vec_unpack<KV>(sk + ((r0 + r) * 32 + lane) * PB, kx);
+#pragma unroll
+                for (int gi = 0; gi < G; ++gi) {
+                    float d = 0.f;
+#pragma unroll
+                    for (int e = 0; e < 8; ++e) d = fmaf(qv[gi][e], kx[e], d);
+                    s[r][gi] = d;
+                }
+            }
+            // sum each token's pieces over its lpt lanes (uniform loop: every lane takes part)
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) {
+                if (o < lpt) {
+#pragma unroll
+                    for (int r = 0; r < RB; ++r) {
+#pragma unroll
+                        for (int gi = 0; gi < G; ++gi) s[r][gi] += __shfl_xor_sync(0xffffffffu, s[r][gi], o);
+                    }
+                }
+            }
+            float vsc[RB];
+#pragma unroll
+            for (int r = 0; r < RB; ++r) {
+                const bool in = t0 + (r0 + r) * tpr < hi;
+                const float ks = QUANT ? ssk[(r0 + r) * VEC_MAX_TPR + slot] : 1.f;
+                vsc[r] = QUANT ? ssv[(r0 + r) * VEC_MAX_TPR + slot] : 1.f;
+#pragma unroll
+                for (int gi = 0; gi < G; ++gi) {
+                    s[r][gi] = in ? vramkit::softcap_logit(QUANT ? s[r][gi] * ks : s[r][gi], softcap) : -INFINITY;
+                }
+            }
+#pragma unroll
+            for (int gi = 0; gi < G; ++gi) {
+                float mc = m[gi];
+#pragma unroll
+                for (int r = 0; r < RB; ++r) mc = fmaxf(mc, s[r][gi]);
+                // mc is -inf only while nothing was visible yet: then every weight below is __expf(-inf) = 0
+                const float mref = mc == -INFINITY ? 0.f : mc;
+                const float alpha = __expf(m[gi] - mref);
+                float sum = 0.f;
+#pragma unroll
+                for (int r = 0; r < RB; ++r) {
+                    s[r][gi] = __expf(s[r][gi] - mref);
+                    sum += s[r][gi];
+                }
+                l[gi] = fmaf(l[gi], alpha, sum);
+                m[gi] = mc;
+#pragma unroll
+                for (int e = 0; e < 8; ++e) acc[gi][e] *= alpha;
+            }
+#pragma unroll
+            for (int r = 0; r < RB; ++r) {
+                float vx[8];
+                vec_unpack<KV>(sv + ((r0 + r) * 32 + lane) * PB, vx);  // zeros past the split's end
+#pragma unroll
+                for (int gi = 0; gi < G; ++gi) {
+                    const float p = QUANT ? s[r][gi] * vsc[r] : s[r][gi];
+#pragma unroll
+                    for (int e = 0; e < 8; ++e) acc[gi][e] = fmaf(p, vx[e], acc[gi][e]);
+                }
+            }
+        }
+    }
+    vec_cp_wait<0>();  // only empty groups can remain; the stages become the merge area below
+
+    // Merge the warp's token slots (lanes with the same piece) with shuffles.
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        if (o >= lpt) {
+#pragma unroll
+            for (int gi = 0; gi < G; ++gi) {
+                const float mo = __shfl_xor_sync(0xffffffffu, m[gi], o);
+                const float lo2 = __shfl_xor_sync(0xffffffffu, l[gi], o);
+                const float mn = fmaxf(m[gi], mo);
+                const float mref = mn == -INFINITY ? 0.f : mn;
+                const float f1 = __expf(m[gi] - mref);
+                const float f2 = __expf(mo - mref);
+                l[gi] = l[gi] * f1 + lo2 * f2;
+                m[gi] = mn;
+#pragma unroll
+                for (int e = 0; e < 8; ++e) {
+                    const float ao = __shfl_xor_sync(0xffffffffu, acc[gi][e], o);
+                    acc[gi][e] = acc[gi][e] * f1 + ao * f2;
+                }
+            }
+        }
+    }
+    __syncthreads();  // every warp is done with its stages
+    float *s_m = reinterpret_cast<float *>(vec_smem);        // [WARPS][G]
+    float *s_l = s_m + WARPS * G;                            // [WARPS][G]
+    float *s_acc = s_l + WARPS * G;                          // [WARPS][G][head_dim]
+    if (lane == 0) {
+#pragma unroll
+        for (int gi = 0; gi < G; ++gi) {
+            s_m[warp * G + gi] = m[gi];
+            s_l[warp * G + gi] = l[gi];
+        }
+    }
+    if (slot == 0 && active) {
+#pragma unroll
+        for (int gi = 0; gi < G; ++gi) {
+#pragma unroll
+            for (int e = 0; e < 8; ++e) s_acc[(warp * G + gi) * head_dim + piece * 8 + e] = acc[gi][e];
+        }
+    }
+    __syncthreads();
+    for (int gi = 0; gi < g; ++gi) {
+        float mm = -INFINITY;
+        for (int w = 0; w < WARPS; ++w) mm = fmaxf(mm, s_m[w * G + gi]);
+        const float mref = mm == -INFINITY ? 0.f : mm;
+        float f[WARPS];
+        float ll = 0.f;
+        for (int w = 0; w < WARPS; ++w) {
+            f[w] = __expf(s_m[w * G + gi] - mref);
+            ll += f[w] * s_l[w * G + gi];
+        }
+        const int h = kvh * g + gi;
+        for (int c = threadIdx.x; c < head_dim; c += THREADS) {
+            float o = 0.f;
+            for (int w = 0; w < WARPS; ++w) o = fmaf(f[w], s_acc[(w * G + gi) * head_dim + c], o);
+            if (splits == 1) {
+                vec_store_out(out, q_type, ((long long) b * heads + h) * head_dim + c, ll > 0.f ? o / ll : 0.f);
+            } else {
+                partials[(((long long) b * heads + h) * max_splits + split) * (head_dim + 2) + 2 + c] = o;
+            }
+        }
+        if (threadIdx.x == 0) {
+            if (splits == 1) {
+                if (lse != nullptr) lse[(long long) h * batch + b] = ll > 0.f ? mm + logf(ll) : -INFINITY;
+            } else {
+                float *p = partials + (((long long) b * heads + h) * max_splits + split) * (head_dim + 2);
+                p[0] = mm;
+                p[1] = ll;
+            }
+        }
+    }
 }
 
 }  // namespace vramkit_decode
@@ -368,3 +783,107 @@ extern "C" __global__ void vramkit_paged_decode_merge_bf16(const int *context_le
     vramkit_decode::paged_decode_merge<__nv_bfloat16>(context_lens, partials, out, lse, batch, heads, head_dim, split_tokens,
                                             max_splits, window_left);
 }
+
+// Vectorized entry points: vramkit_paged_decode_vec_<KV type>_g<G>, G = heads / kvHeads rounded up to 1, 2, 4 or 8;
+// the query/output type is the argument q_type (0 FP32, 1 FP16, 2 BF16). 128 threads and
+// vramkit_decode::vec_shared_bytes<KV>() bytes of dynamic shared memory. Each is declared on one line for
+// scripts/build-kernels' manifest.
+#define VRAMKIT_DECODE_VEC_ARGS q, q_type, kc, vc, k_scales, v_scales, block_tables, max_blocks, context_lens, out, lse, \
+    partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale, window_left, softcap
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f32_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_F32, 1>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f32_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_F32, 2>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f32_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_F32, 4>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f32_g8(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_F32, 8>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f16_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_F16, 1>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f16_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_F16, 2>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f16_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_F16, 4>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f16_g8(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_F16, 8>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_bf16_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_BF16, 1>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_bf16_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_BF16, 2>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_bf16_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_BF16, 4>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_bf16_g8(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_BF16, 8>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_i8_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_I8, 1>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_i8_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_I8, 2>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_i8_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_I8, 4>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_i8_g8(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_I8, 8>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e4m3_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_E4M3, 1>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e4m3_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_E4M3, 2>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e4m3_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_E4M3, 4>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e4m3_g8(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_E4M3, 8>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e5m2_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_E5M2, 1>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e5m2_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_E5M2, 2>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e5m2_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_E5M2, 4>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e5m2_g8(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_vec<vramkit_decode::KV_E5M2, 8>(VRAMKIT_DECODE_VEC_ARGS);
+}
+#undef VRAMKIT_DECODE_VEC_ARGS

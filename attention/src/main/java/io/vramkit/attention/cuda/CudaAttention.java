@@ -39,6 +39,12 @@ public final class CudaAttention implements AutoCloseable {
     public static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
     /** Query heads per KV head the decode kernel packs at most. */
     public static final int MAX_DECODE_GROUP = 8;
+    /** Fewest tokens per split {@link #suggestedSplitTokens} picks (unless the context is shorter). */
+    public static final int MIN_SPLIT_TOKENS = 128;
+    /** Resident decode blocks per SM that {@link #suggestedSplitTokens} assumes. */
+    public static final int DECODE_BLOCKS_PER_SM = 4;
+    /** Waves of decode blocks that {@link #suggestedSplitTokens} aims for, so the last one's tail stays short. */
+    public static final int DECODE_WAVES = 4;
 
     private final KernelModule module;
     private final int deviceOrdinal;
@@ -192,7 +198,57 @@ public final class CudaAttention implements AutoCloseable {
     }
 
     /**
+     * A split size for {@link #pagedDecode}: enough splits that {@code batch * kvHeads * splits} blocks fill the
+     * device about {@value #DECODE_WAVES} times over at {@value #DECODE_BLOCKS_PER_SM} resident blocks per SM, but no
+     * split shorter than {@value #MIN_SPLIT_TOKENS} tokens (a block then spends more on its pipeline start and its
+     * partial than on reading keys), rounded up to a multiple of 64 tokens. One split covers the whole context when
+     * the batch alone fills the device. The merge that follows reads {@code (headDim + 2) * 4} bytes per split and
+     * query head, at most a few percent of the KV bytes at these sizes.
+     *
+     * @param batch      sequences in the batch, at least 1
+     * @param kvHeads    KV heads, at least 1
+     * @param maxContext the longest context in tokens, at least 0
+     * @param smCount    the device's multiprocessors ({@link io.vramkit.cuda.CudaDevice#multiProcessorCount()}),
+     *                   at least 1
+     * @return tokens per split, at least 1
+     * @throws IllegalArgumentException naming the argument out of range
+     */
+    public static int suggestedSplitTokens(int batch, int kvHeads, int maxContext, int smCount) {
+        if (batch < 1 || kvHeads < 1 || maxContext < 0 || smCount < 1) {
+            throw new IllegalArgumentException("batch " + batch + ", kvHeads " + kvHeads + ", maxContext "
+                    + maxContext + ", smCount " + smCount + " out of range");
+        }
+        long wantedBlocks = (long) DECODE_WAVES * DECODE_BLOCKS_PER_SM * smCount;
+        long rows = (long) batch * kvHeads;
+        long splits = Math.max(1, (wantedBlocks + rows - 1) / rows);
+        long split = Math.max(MIN_SPLIT_TOKENS, (maxContext + splits - 1) / splits);
+        split = (split + 63) / 64 * 64;
+        return (int) Math.max(1, Math.min(split, Math.max(maxContext, 1)));
+    }
+
+    /** Dynamic shared memory in bytes of the vectorized decode kernel for a KV type (3 stages of 4 warps). */
+    static int decodeSharedBytes(DType kvType) {
+        boolean quantized = kvType == DType.INT8 || kvType == DType.FP8_E4M3 || kvType == DType.FP8_E5M2;
+        // per warp and stage: 64 bytes of K and 64 of V per lane, plus (INT8/FP8) 8 rows x 8 token scales of K and V
+        return 4 * 3 * (2 * 32 * 64 + (quantized ? 2 * 8 * 8 * 4 : 0));
+    }
+
+    /**
+     * Whether {@link #pagedDecode} takes the vectorized kernel: head dimension a multiple of 8 in 32..256 and both
+     * caches 16-byte aligned. Other shapes run the scalar kernel (one key per warp at a time, lane-strided loads).
+     */
+    static boolean vectorizedDecode(Buffer kCache, Buffer vCache, int headDim) {
+        return headDim % 8 == 0 && headDim >= 32 && headDim <= HeadTensor.MAX_HEAD_DIM
+                && kCache.address() % 16 == 0 && vCache.address() % 16 == 0;
+    }
+
+    /**
      * Queues paged decode attention (and the split merge when a context spans several splits).
+     *
+     * <p>Head dimensions that are a multiple of 8 in 32..256, with 16-byte aligned caches, run the vectorized kernel:
+     * each warp streams keys and values through a 3-stage {@code cp.async} pipeline in shared memory, 8 elements per
+     * lane and token, and updates its online softmax once per group of rows. Other shapes run the scalar kernel.
+     * Both are <b>unverified</b> for speed; pick {@code splitTokens} with {@link #suggestedSplitTokens}.
      *
      * @param q           device {@code [batch, heads, headDim]} of {@code qType} (FP32, FP16, BF16); out likewise
      * @param kScales     device FP32 {@code [numBlocks, kvHeads]} for INT8/FP8 KV, else null; vScales likewise
@@ -252,10 +308,26 @@ public final class CudaAttention implements AutoCloseable {
             throw new IllegalArgumentException("partials must hold " + partialsBytes(batch, heads, headDim, splits)
                     + " bytes for " + splits + " splits");
         }
-        module.function("vramkit_paged_decode_" + qs + "_" + kvs).launch(new Dim3(splits, kvHeads, batch),
-                Dim3.of(128), 0, stream, q, kCache, vCache, orNull(kScales), orNull(vScales), blockTables,
-                maxBlocksPerSeq, contextLens, out, orNull(lse), orNull(partials), batch, heads, kvHeads, headDim,
-                blockSize, splitTokens, splits, p.scaleFor(headDim), p.windowLeft(), p.softcap());
+        Dim3 grid = new Dim3(splits, kvHeads, batch);
+        if (vectorizedDecode(kCache, vCache, headDim)) {
+            int g = heads / kvHeads;
+            int packed = g <= 1 ? 1 : g <= 2 ? 2 : g <= 4 ? 4 : 8;
+            int qCode = switch (qType) {
+                case FP32 -> 0;
+                case FP16 -> 1;
+                default -> 2;
+            };
+            module.function("vramkit_paged_decode_vec_" + kvs + "_g" + packed).launch(grid, Dim3.of(128),
+                    decodeSharedBytes(kvType), stream, q, qCode, kCache, vCache, orNull(kScales), orNull(vScales),
+                    blockTables, maxBlocksPerSeq, contextLens, out, orNull(lse), orNull(partials), batch, heads,
+                    kvHeads, headDim, blockSize, splitTokens, splits, p.scaleFor(headDim), p.windowLeft(),
+                    p.softcap());
+        } else {
+            module.function("vramkit_paged_decode_" + qs + "_" + kvs).launch(grid, Dim3.of(128), 0, stream, q,
+                    kCache, vCache, orNull(kScales), orNull(vScales), blockTables, maxBlocksPerSeq, contextLens, out,
+                    orNull(lse), orNull(partials), batch, heads, kvHeads, headDim, blockSize, splitTokens, splits,
+                    p.scaleFor(headDim), p.windowLeft(), p.softcap());
+        }
         if (splits > 1) {
             module.function("vramkit_paged_decode_merge_" + qs).launch(new Dim3(heads, batch, 1), Dim3.of(128), 0,
                     stream, contextLens, partials, out, orNull(lse), batch, heads, headDim, splitTokens, splits,

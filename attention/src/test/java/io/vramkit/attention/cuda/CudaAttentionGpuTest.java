@@ -227,6 +227,149 @@ class CudaAttentionGpuTest {
         }
     }
 
+    /**
+     * The vectorized decode kernel (head dimension a multiple of 8 in 32..256) and the scalar one (any other) against
+     * the CPU path: every KV and query type, query groups 1 to 8 (3 and 7 run a wider kernel on zero heads), block
+     * sizes 1, 7 and 16, empty and short contexts, one split or many, a left window and a softcap, with the output and
+     * the logsumexp poisoned with NaN before the launch.
+     */
+    @Test
+    void pagedDecodeKernelsMatchTheCpuPathOnRandomShapes() {
+        assumeGpu();
+        Random rnd = new Random(11);
+        DType[] kvTypes = {DType.BF16, DType.FP16, DType.FP32, DType.INT8, DType.FP8_E4M3, DType.FP8_E5M2};
+        DType[] qTypes = {DType.FP32, DType.FP16, DType.BF16};
+        int[][] groups = {{8, 2}, {8, 8}, {10, 5}, {6, 2}, {16, 2}, {14, 2}};
+        try (Arena arena = Arena.ofShared(); CudaMallocResource dev = new CudaMallocResource(0);
+             CudaStream stream = CudaStream.create(0); CudaAttention gpu = CudaAttention.load(0)) {
+            int n = 0;
+            // vectorized head dimensions, then scalar ones (not a multiple of 8, or below 32)
+            for (int d : new int[] {128, 64, 256, 80, 32, 59, 111, 24}) {
+                for (DType kvType : kvTypes) {
+                    n++;
+                    DType qType = qTypes[n % qTypes.length];
+                    int[] hk = groups[n % groups.length];
+                    int bs = new int[] {16, 1, 7}[n % 3];
+                    AttentionParams.Builder pb = AttentionParams.builder().returnLse(true);
+                    if (n % 4 == 1) {
+                        pb.window(rnd.nextInt(300), -1);
+                    }
+                    if (n % 5 == 2) {
+                        pb.softcap(5f + rnd.nextFloat() * 20f);
+                    }
+                    int split = n % 2 == 0 ? 64 + 16 * rnd.nextInt(8) : 100_000;
+                    decodeCase(arena, dev, stream, gpu, rnd, qType, kvType, hk[0], hk[1], d, bs, pb.build(), split);
+                }
+            }
+        }
+    }
+
+    private static void decodeCase(Arena arena, CudaMallocResource dev, CudaStream stream, CudaAttention gpu,
+                                   Random rnd, DType qType, DType kvType, int heads, int kvHeads, int d, int bs,
+                                   AttentionParams p, int split) {
+        int[] ctx = {0, 1, 5 + rnd.nextInt(40), 200 + rnd.nextInt(200), 1000 + rnd.nextInt(300)};
+        int batch = ctx.length;
+        int maxContext = 1300;
+        int maxBlocks = (maxContext + bs - 1) / bs;
+        int numBlocks = maxBlocks * 2;
+        long elems = (long) numBlocks * bs * kvHeads * d;
+        boolean quant = kvType == DType.INT8 || kvType == DType.FP8_E4M3 || kvType == DType.FP8_E5M2;
+        boolean fp8 = kvType == DType.FP8_E4M3 || kvType == DType.FP8_E5M2;
+        MemorySegment k;
+        MemorySegment v;
+        if (quant) {
+            k = arena.allocate(elems, 64);
+            v = arena.allocate(elems, 64);
+            for (long i = 0; i < elems; i++) {
+                // FP8: a sign and a magnitude code below 0x3C, so no byte is a NaN or infinity code
+                k.set(ValueLayout.JAVA_BYTE, i, fp8 ? (byte) (rnd.nextInt(0x3C) | (rnd.nextBoolean() ? 0x80 : 0))
+                        : (byte) (rnd.nextInt(255) - 127));
+                v.set(ValueLayout.JAVA_BYTE, i, fp8 ? (byte) (rnd.nextInt(0x3C) | (rnd.nextBoolean() ? 0x80 : 0))
+                        : (byte) (rnd.nextInt(255) - 127));
+            }
+        } else {
+            k = random(arena, kvType, rnd, elems);
+            v = random(arena, kvType, rnd, elems);
+        }
+        MemorySegment ks = quant ? arena.allocate(numBlocks * kvHeads * 4L, 64) : null;
+        MemorySegment vs = quant ? arena.allocate(numBlocks * kvHeads * 4L, 64) : null;
+        if (quant) {
+            float base = kvType == DType.INT8 ? 0.01f : 0.5f;
+            for (int i = 0; i < numBlocks * kvHeads; i++) {
+                ks.setAtIndex(ValueLayout.JAVA_FLOAT, i, base * (0.5f + rnd.nextFloat()));
+                vs.setAtIndex(ValueLayout.JAVA_FLOAT, i, base * (0.5f + rnd.nextFloat()));
+            }
+        }
+        int[][] tables = new int[batch][maxBlocks];
+        int[] flat = new int[batch * maxBlocks];
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < maxBlocks; i++) {
+                tables[b][i] = rnd.nextInt(numBlocks);
+                flat[b * maxBlocks + i] = tables[b][i];
+            }
+        }
+        MemorySegment q = random(arena, qType, rnd, (long) batch * heads * d);
+        MemorySegment out = arena.allocate((long) batch * heads * d * qType.byteSize(), 64);
+        MemorySegment lse = arena.allocate((long) heads * batch * 4, 64);
+        int splits = CudaAttention.maxSplits(maxContext, split);
+        try (Buffer dq = upload(dev, stream, q); Buffer dk = upload(dev, stream, k);
+             Buffer dv = upload(dev, stream, v); Buffer dout = upload(dev, stream, out);
+             Buffer dlse = upload(dev, stream, lse);
+             Buffer dks = quant ? upload(dev, stream, ks) : null;
+             Buffer dvs = quant ? upload(dev, stream, vs) : null;
+             Buffer dt = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, flat));
+             Buffer dc = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, ctx));
+             Buffer part = splits > 1 ? Buffer.allocate(dev, CudaAttention.partialsBytes(batch, heads, d, splits),
+                     256, stream) : null) {
+            // all-ones bytes are NaN in FP32, FP16 and BF16: an element left unwritten fails the comparison
+            stream.fillAsync(dout, 0, dout.byteSize(), (byte) 0xFF);
+            stream.fillAsync(dlse, 0, dlse.byteSize(), (byte) 0xFF);
+            gpu.pagedDecode(dq, dk, dv, dks, dvs, dt, maxBlocks, dc, dout, dlse, part, batch, maxContext, heads,
+                    kvHeads, d, bs, qType, kvType, split, p, stream);
+            stream.copyToHostAsync(dout, 0, out);
+            stream.copyToHostAsync(dlse, 0, lse);
+            stream.synchronize();
+        }
+        KvCacheView view = new KvCacheView(k, v, kvType, numBlocks, bs, kvHeads, d, ks, vs);
+        HeadTensor ref = HeadTensor.of(new float[batch * heads * d], batch, heads, d);
+        float[] refLse = new PagedDecodeAttention().decode(HeadTensor.of(q, qType, batch, heads, d), view, tables, ctx,
+                p, ref);
+        String what = qType + " q, " + kvType + " KV, h " + heads + "/" + kvHeads + ", d " + d + ", block " + bs
+                + ", split " + split + ", " + p;
+        double diff = maxDiff(HeadTensor.of(out, qType, batch, heads, d), ref);
+        double tol = switch (qType) {
+            case FP32 -> 2e-3;
+            case FP16 -> 5e-3;
+            default -> 4e-2;
+        };
+        assertTrue(diff < tol, what + ": output differs by " + diff);
+        for (int i = 0; i < heads * batch; i++) {
+            float got = lse.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+            float want = refLse[i];
+            boolean ok = want == Float.NEGATIVE_INFINITY ? got == Float.NEGATIVE_INFINITY
+                    : Math.abs(got - want) < 1e-3 * Math.max(1, Math.abs(want));
+            assertTrue(ok, what + ": lse[" + i + "] " + got + " vs " + want);
+        }
+    }
+
+    @Test
+    void suggestedSplitsFillTheDeviceWithoutTinySplits() {
+        // pure arithmetic: runs without a GPU despite the class tag
+        assertTrue(CudaAttention.suggestedSplitTokens(1, 8, 4096, 132) >= CudaAttention.MIN_SPLIT_TOKENS);
+        assertTrue(CudaAttention.suggestedSplitTokens(1, 8, 0, 132) >= 1);
+        assertTrue(CudaAttention.suggestedSplitTokens(1, 8, 50, 132) == 50);
+        for (int batch : new int[] {1, 16, 64}) {
+            for (int context : new int[] {4096, 32768, 131072}) {
+                int split = CudaAttention.suggestedSplitTokens(batch, 8, context, 132);
+                long blocks = (long) batch * 8 * CudaAttention.maxSplits(context, split);
+                assertTrue(split % 64 == 0 && split >= CudaAttention.MIN_SPLIT_TOKENS, batch + "x" + context);
+                assertTrue(blocks >= 4L * 132 || split == CudaAttention.MIN_SPLIT_TOKENS, batch + "x" + context);
+                assertTrue(CudaAttention.maxSplits(context, split) <= 2 * 4 * 4 * 132, batch + "x" + context);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> CudaAttention.suggestedSplitTokens(0, 8, 10, 132));
+    }
+
     @Test
     void badArgumentsAreNamedBeforeAnyLaunch() {
         assumeGpu();

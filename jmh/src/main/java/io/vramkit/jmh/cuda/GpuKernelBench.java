@@ -47,8 +47,8 @@ import java.util.Locale;
  *       outputs (q, k, v, out, logsumexp), and the device's free memory before and after (any allocation the
  *       launcher made on its own would show there);</li>
  *   <li><b>decode</b> ({@link CudaAttention#pagedDecode}): BF16 query and KV, block size 16, contexts 4k, 32k and
- *       128k, batch 1, 16 and 64 (up to 2M cached tokens); GB/s of KV bytes read and the fraction of the copy
- *       bandwidth.</li>
+ *       128k, batch 1, 16 and 64 (up to 2M cached tokens), splits from {@link CudaAttention#suggestedSplitTokens};
+ *       GB/s of KV bytes read and the fraction of the copy bandwidth.</li>
  * </ul>
  *
  * Inputs are constant bit patterns (timing does not depend on the values; correctness is the {@code gpu}-tagged
@@ -401,10 +401,9 @@ public final class GpuKernelBench {
         int maxBlocks = (context + blockSize - 1) / blockSize;
         long numBlocks = (long) batch * maxBlocks;
         long cacheBytes = numBlocks * blockSize * KV_HEADS * HEAD_DIM * 2;
-        // Enough splits for about four blocks of 128 threads per SM on a 132-SM H100.
-        int wanted = Math.max(1, (528 + KV_HEADS * batch - 1) / (KV_HEADS * batch));
-        int split = Math.max(128, (context + wanted - 1) / wanted);
-        int splitTokens = (split + blockSize - 1) / blockSize * blockSize;
+        // the library's own split choice for this device (several waves of blocks, splits of at least 128 tokens)
+        int splitTokens = CudaAttention.suggestedSplitTokens(batch, KV_HEADS, context,
+                CudaDevice.get(0).multiProcessorCount());
         int splits = CudaAttention.maxSplits(context, splitTokens);
         try (Buffer q = alloc(2L * batch * HEADS * HEAD_DIM, (byte) 0x3c);
              Buffer kc = alloc(cacheBytes, (byte) 0x3c); Buffer vc = alloc(cacheBytes, (byte) 0x3c);
