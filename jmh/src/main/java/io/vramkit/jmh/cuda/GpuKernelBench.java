@@ -8,6 +8,7 @@ import io.vramkit.core.memory.StatisticsResource;
 import io.vramkit.cuda.Cublas;
 import io.vramkit.cuda.Cuda;
 import io.vramkit.cuda.CudaDevice;
+import io.vramkit.cuda.CudaEvent;
 import io.vramkit.cuda.CudaLibraryException;
 import io.vramkit.cuda.CudaMallocResource;
 import io.vramkit.cuda.CudaStream;
@@ -26,6 +27,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.IntConsumer;
 
 /**
  * Times vramkit's own CUDA kernels at the shapes of issues 9 and 10, in one process, with a device-to-device copy
@@ -33,9 +35,14 @@ import java.util.Locale;
  *
  * <ul>
  *   <li><b>copy</b>: {@code cudaMemcpyAsync} D2D of 1 GiB; bandwidth counts bytes read plus bytes written;</li>
- *   <li><b>gemv</b> ({@link CudaQuantKernels#gemv}): INT4_G128 and INT8 (per channel) weights at 8192×8192 and
- *       28672×8192, FP16 activations, batch 1, 4 and 16; GB/s of weight bytes (codes and scales) and the fraction of
- *       the copy bandwidth;</li>
+ *   <li><b>gemv</b> ({@link CudaQuantKernels#gemv}): INT4_G128, NF4_B64 and INT8 (per channel) weights at
+ *       8192×8192 and 28672×8192, FP16 activations, batch 1, 4 and 16; GB/s of weight bytes (codes and scales) and
+ *       the fraction of the copy bandwidth. Unlike the other sections, each case first launches for 0.3 s (the GPU
+ *       idles at a low clock and needs some 100 ms of work to raise it), then times 200 launches with CUDA events
+ *       without a synchronize in between, rotating over as many copies of the weights as make 256 MiB (a single
+ *       8192×8192 INT4 tensor, 34 MB, would stay in the 50-60 MiB L2 and be read from there), so every launch
+ *       streams its weights from HBM as torch's 128 MiB FP16 GEMV does; it also prints the host's enqueue time per
+ *       launch, which bounds the figure when it is the larger;</li>
  *   <li><b>gemm</b> ({@link CudaQuantGemm}): prefill-sized matmul, 4096 FP16 activation rows against INT4_G128 and
  *       INT8 weights of 8192×8192, both strategies (fused tensor-core kernel; dequantize to FP16 then cuBLAS), and
  *       cuBLAS FP16 GEMM on dense FP16 weights of the same shape as the baseline, all in this run; TFLOP/s counted
@@ -52,11 +59,11 @@ import java.util.Locale;
  * </ul>
  *
  * Inputs are constant bit patterns (timing does not depend on the values; correctness is the {@code gpu}-tagged
- * tests' job). Each case is launched once to warm up, then repeated for about half a second (at most 50 launches)
- * and timed with the host clock around the launches and one synchronize. A failing case prints its error and the
- * run goes on; a device fault ends the remaining sections. Prints one line per case, lines starting with
- * {@code SUMMARY} for the summary table, and writes them to {@code DIR/gpu-kernels.txt} with {@code --out DIR}.
- * Exits 0 with one line when no GPU answers. Single-threaded.
+ * tests' job). Each case (gemv excepted, see above) is launched once to warm up, then repeated for about half a
+ * second (at most 50 launches) and timed with the host clock around the launches and one synchronize. A failing case
+ * prints its error and the run goes on; a device fault ends the remaining sections. Prints one line per case, lines
+ * starting with {@code SUMMARY} for the summary table, and writes them to {@code DIR/gpu-kernels.txt} with
+ * {@code --out DIR}. Exits 0 with one line when no GPU answers. Single-threaded.
  *
  * <p>Usage: {@code GpuKernelBench [--out DIR] [--only copy,gemv,gemm,prefill,decode]}.
  *
@@ -69,6 +76,10 @@ public final class GpuKernelBench {
 
     private static final double CASE_SECONDS = 0.5;
     private static final int MAX_REPS = 50;
+    /** Weight bytes each gemv case rotates over (at least one copy): several times the L2. */
+    private static final long GEMV_ROTATION_BYTES = 256L << 20;
+    private static final double GEMV_WARMUP_SECONDS = 0.3;
+    private static final int GEMV_REPS = 200;
     private static final int HEADS = 32;
     private static final int KV_HEADS = 8;
     private static final int HEAD_DIM = 128;
@@ -201,21 +212,58 @@ public final class GpuKernelBench {
         Buffer x = alloc(2L * 16 * cols, (byte) 0x3c);
         try (x) {
             for (int rows : new int[] {8192, 28672}) {
-                for (QuantFormat f : new QuantFormat[] {QuantFormat.INT4_G128, QuantFormat.INT8}) {
-                    try (CudaQuantizedTensor w = upload(f, rows, cols); Buffer y = alloc(4L * 16 * rows, (byte) 0)) {
-                        long weightBytes = weightBytes(f, rows, cols);
+                for (QuantFormat f : new QuantFormat[] {QuantFormat.INT4_G128, QuantFormat.NF4_B64, QuantFormat.INT8}) {
+                    long weightBytes = weightBytes(f, rows, cols);
+                    // enough copies that one round exceeds the L2 (50 MiB on H100, 60 MiB on H200) several times
+                    int copies = (int) Math.max(1, (GEMV_ROTATION_BYTES + weightBytes - 1) / weightBytes);
+                    List<CudaQuantizedTensor> ws = new ArrayList<>();
+                    try (Buffer y = alloc(4L * 16 * rows, (byte) 0)) {
+                        for (int i = 0; i < copies; i++) {
+                            ws.add(upload(f, rows, cols));
+                        }
                         for (int batch : new int[] {1, 4, 16}) {
-                            double s = time(() -> CudaQuantKernels.gemv(w, x, batch, y, stream));
-                            double gbps = weightBytes / s / 1e9;
+                            double[] s = gemvTime(i -> CudaQuantKernels.gemv(ws.get(i % copies), x, batch, y, stream));
+                            double gbps = weightBytes / s[0] / 1e9;
                             String label = String.format(Locale.ROOT, "vramkit gemv %s [%dx%d, batch %d]", f, rows,
                                     cols, batch);
-                            print(String.format(Locale.ROOT, "%s %.1f us, %.1f GB/s of weight bytes%s", label,
-                                    s * 1e6, gbps, ofCopy(gbps)));
+                            print(String.format(Locale.ROOT,
+                                    "%s %.1f us, %.1f GB/s of weight bytes%s (%d copies, %.0f MB rotated; host "
+                                            + "enqueue %.1f us per launch)", label, s[0] * 1e6, gbps, ofCopy(gbps),
+                                    copies, copies * weightBytes / 1e6, s[1] * 1e6));
                             print(String.format(Locale.ROOT, "SUMMARY %s: %.1f us, %.1f GB/s weights%s", label,
-                                    s * 1e6, gbps, ofCopy(gbps)));
+                                    s[0] * 1e6, gbps, ofCopy(gbps)));
                         }
+                    } finally {
+                        ws.forEach(CudaQuantizedTensor::close);
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * GEMV timing, honest about clocks and caches: launches {@code launch(i)} for i = 0, 1, 2, ... (the caller rotates
+     * over weight copies that together exceed the L2, so every launch streams its weights from HBM) for
+     * {@link #GEMV_WARMUP_SECONDS} first, so the GPU leaves its idle clock, then without a synchronize in between
+     * (the queue stays full) {@link #GEMV_REPS} launches between two timed events. Returns the device seconds per
+     * launch from the events and the host seconds per launch spent enqueueing them (when that is the larger, the
+     * device waited on the host and the first figure is the host's).
+     */
+    private double[] gemvTime(IntConsumer launch) {
+        int i = 0;
+        long t0 = System.nanoTime();
+        while (System.nanoTime() - t0 < GEMV_WARMUP_SECONDS * 1e9) {
+            launch.accept(i++);
+        }
+        try (CudaEvent start = stream.recordTimed()) {
+            long t1 = System.nanoTime();
+            for (int r = 0; r < GEMV_REPS; r++) {
+                launch.accept(i++);
+            }
+            double host = (System.nanoTime() - t1) / 1e9 / GEMV_REPS;
+            try (CudaEvent end = stream.recordTimed()) {
+                end.synchronize();
+                return new double[] {end.elapsedMillisSince(start) / 1e3 / GEMV_REPS, host};
             }
         }
     }
@@ -273,7 +321,8 @@ public final class GpuKernelBench {
         if (f.scheme() == QuantFormat.Scheme.INT8) {
             return n + 4L * rows;
         }
-        return n / 2 + 2L * rows * (cols / f.groupSize());
+        int scaleBytes = f.scheme() == QuantFormat.Scheme.NF4 ? 4 : 2;
+        return n / 2 + (long) scaleBytes * rows * (cols / f.groupSize());
     }
 
     /** A device tensor of constant codes and scales (0.0625 in FP16, 0.01 in FP32), uploaded and synchronized. */
@@ -291,9 +340,16 @@ public final class GpuKernelBench {
             } else {
                 codes = arena.allocate(n / 2, 64).fill((byte) 0x9a);
                 long groups = (long) rows * (cols / f.groupSize());
-                scales = arena.allocate(2 * groups, 64);
-                for (long g = 0; g < groups; g++) {
-                    scales.setAtIndex(ValueLayout.JAVA_SHORT, g, (short) 0x2c00);
+                if (f.scheme() == QuantFormat.Scheme.NF4) {
+                    scales = arena.allocate(4 * groups, 64);
+                    for (long g = 0; g < groups; g++) {
+                        scales.setAtIndex(ValueLayout.JAVA_FLOAT, g, 0.01f);
+                    }
+                } else {
+                    scales = arena.allocate(2 * groups, 64);
+                    for (long g = 0; g < groups; g++) {
+                        scales.setAtIndex(ValueLayout.JAVA_SHORT, g, (short) 0x2c00);
+                    }
                 }
             }
             QuantizedTensor host = QuantizedTensor.wrap("bench-" + rows + "x" + cols, f, rows, cols, codes, scales,

@@ -79,6 +79,14 @@ public final class CudaQuantKernels {
     /**
      * {@code y[b, r] = Σ_c x[b, c] · W[r, c]}: FP16 or BF16 activations, FP32 accumulation and output.
      *
+     * <p>Where {@code cols} is a multiple of 128 (4-bit) or 64 (INT8), the group a power of two (or INT8 per
+     * channel), and {@code x} 16-byte aligned, one launch of the tensor-core kernels ({@code vramkit_gemv_tc_*})
+     * covers the whole batch: the integer codes minus their zero-points (exact in FP16 and BF16; NF4 as a hi/lo pair
+     * of 16-bit values) are the A operand of {@code mma.sync m16n8k16}, the activations B, and each scale group's FP32
+     * partial sum is multiplied by its FP32 scale, so results differ from the CPU path by FP32 rounding order only.
+     * Other shapes run the warp-per-row kernels, one launch per power of two in the batch. <b>The tensor-core path is
+     * unverified on a GPU.</b>
+     *
      * @param w      INT8 (per-channel or grouped), INT4 (either kind) or NF4 weights; {@code cols % 32 == 0} and the
      *               group a multiple of 32 (16 for INT8)
      * @param x      activations {@code [batch, cols]} in {@code xType}
@@ -90,8 +98,19 @@ public final class CudaQuantKernels {
      *                                  not supported
      */
     public static void gemv(CudaQuantizedTensor w, Buffer x, DType xType, int batch, Buffer y, CudaStream stream) {
+        gemv(w, x, xType, batch, y, stream, true);
+    }
+
+    /**
+     * As {@link #gemv(CudaQuantizedTensor, Buffer, DType, int, Buffer, CudaStream)}; {@code allowTensorCores = false}
+     * forces the warp-per-row kernels, so tests can compare both paths on the same shapes.
+     */
+    static void gemv(CudaQuantizedTensor w, Buffer x, DType xType, int batch, Buffer y, CudaStream stream,
+                     boolean allowTensorCores) {
         Objects.requireNonNull(w, "w");
         Objects.requireNonNull(xType, "xType");
+        Objects.requireNonNull(x, "x");
+        Objects.requireNonNull(y, "y");
         if (xType != DType.FP16 && xType != DType.BF16) {
             throw new IllegalArgumentException("xType must be FP16 or BF16, got " + xType);
         }
@@ -119,6 +138,24 @@ public final class CudaQuantKernels {
                     + 4L * batch * w.rows());
         }
         Object[] t = w.kernelArgs();
+        int groupShift = tensorCoreGroupShift(w, x);
+        if (allowTensorCores && groupShift >= 0) {
+            // one launch for the whole batch: n-tiles of 8 batch columns; one block of 8 warps per 16 rows (n1) or
+            // 32 rows (n2)
+            boolean n2 = batch > 8;
+            String kind = int8 ? "int8" : f.scheme() == QuantFormat.Scheme.NF4 ? "nf4" : "int4";
+            String name = "vramkit_gemv_tc_" + kind + (xType == DType.FP16 ? "_f16" : "_bf16")
+                    + (n2 ? "_n2" : "_n1");
+            Object[] args = new Object[t.length + 4];
+            System.arraycopy(t, 0, args, 0, t.length);
+            args[t.length] = x.address();
+            args[t.length + 1] = y.address();
+            args[t.length + 2] = batch;
+            args[t.length + 3] = groupShift;
+            int rowsPerBlock = n2 ? 32 : 16;
+            module().function(name).launch((w.rows() + rowsPerBlock - 1) / rowsPerBlock, 256, stream, args);
+            return;
+        }
         int warpsPerBlock = 4;
         int blocks = Math.min(65535, (w.rows() + warpsPerBlock - 1) / warpsPerBlock);
         String prefix = xType == DType.FP16 ? "vramkit_gemv_b" : "vramkit_gemv_bf16_b";
@@ -134,5 +171,22 @@ public final class CudaQuantKernels {
                 done += b;
             }
         }
+    }
+
+    /**
+     * The {@code group_shift} argument of the tensor-core kernels ({@code log2(group)}, or 31 for INT8 per channel),
+     * or -1 where they do not apply and the warp-per-row kernels run: cols not a multiple of the 64-byte chunk (128
+     * columns of 4-bit codes, 64 of INT8), a group that is not a power of two, or activations not 16-byte aligned.
+     */
+    static int tensorCoreGroupShift(CudaQuantizedTensor w, Buffer x) {
+        QuantFormat f = w.format();
+        boolean int8 = f.scheme() == QuantFormat.Scheme.INT8;
+        if (w.cols() % (int8 ? 64 : 128) != 0 || x.address() % 16 != 0) {
+            return -1;
+        }
+        if (f.groupSize() == QuantFormat.PER_CHANNEL) {
+            return 31;
+        }
+        return Integer.bitCount(f.groupSize()) == 1 ? Integer.numberOfTrailingZeros(f.groupSize()) : -1;
     }
 }
