@@ -17,10 +17,12 @@
 // chunk ^ (row & 7) (XOR swizzle), so the 8 row addresses of each ldmatrix phase and the cp.async stores hit 8
 // distinct bank groups. Key tiles outside the causal/window range of the whole query tile are never loaded, and
 // the per-element mask runs only on tiles not fully visible to every row of the block (diagonal, window edges,
-// the sequence tail). Blocks run in reverse grid.x order so the longest causal query tiles start first.
+// the sequence tail). Blocks take their query tile in reverse order, tile-major over all (head, sequence) pairs,
+// so the longest causal query tiles start first and the short ones fill the tail.
 //
 // Launch: grid (ceil(max Lq / BM), heads, batch), 128 threads, dynamic shared memory (BM + 4 * BN) * D * 2 bytes
-// (see the entry points); head_dim % 8 == 0, head_dim <= D; q, k, v, out 16-byte aligned.
+// (see the entry points); head_dim % 8 == 0, head_dim <= D; q, k, v, out 16-byte aligned; fewer than 2^31 blocks;
+// sequences shorter than 2^30 tokens.
 #include <type_traits>
 #include "attention_common.cuh"
 
@@ -131,13 +133,18 @@ __device__ __forceinline__ void prefill(const T *__restrict__ q, const T *__rest
     static_assert(D % 64 == 0 && BN % 16 == 0, "D must be a multiple of 64 (swizzle) and BN of 16");
     extern __shared__ __align__(128) unsigned char fa2_smem[];
 
-    const int b = blockIdx.z;
-    const int h = blockIdx.y;
+    // Blocks are handed out in linear order; query tile index is made the slowest-varying and reversed, so every
+    // (head, sequence) pair's last query tiles, the longest under a causal mask, run first.
+    const int pairs = gridDim.y * gridDim.z;
+    const int linear = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z); // host: < 2^31 blocks
+    const int pair = linear % pairs;
+    const int h = pair % gridDim.y;
+    const int b = pair / gridDim.y;
     const int qs = cu_q[b];
     const int lq = cu_q[b + 1] - qs;
     const int ks = cu_k[b];
     const int lk = cu_k[b + 1] - ks;
-    const int r0 = (gridDim.x - 1 - blockIdx.x) * BM;
+    const int r0 = (gridDim.x - 1 - linear / pairs) * BM;
     if (r0 >= lq) return;
     const int rows = min(BM, lq - r0);
     const int kvh = h / (heads / kv_heads);

@@ -156,7 +156,8 @@ public final class CudaAttention implements AutoCloseable {
             return;
         }
         if (allowMma && mmaPrefillCovers(headDim, p) && mmaPrefillSharedBytes(headDim) <= sharedOptInBytes
-                && aligned16(q, k, v, out) && positionsFit(q, heads, headDim) && positionsFit(k, kvHeads, headDim)) {
+                && aligned16(q, k, v, out) && positionsFit(q, heads, headDim) && positionsFit(k, kvHeads, headDim)
+                && ((long) maxSeqlenQ + MMA_ROWS - 1) / MMA_ROWS * heads * batch < Integer.MAX_VALUE) {
             module.function("vramkit_fa2_prefill_" + suffix + "_d" + mmaPaddedHeadDim(headDim)).launch(
                     new Dim3((maxSeqlenQ + MMA_ROWS - 1) / MMA_ROWS, heads, batch), Dim3.of(128),
                     (int) mmaPrefillSharedBytes(headDim), stream, q, k, v, out, orNull(lse), cuSeqlensQ,
