@@ -8,8 +8,8 @@
 //
 // Block: 4 warps; warp w owns MT m16 tiles (rows w*16*MT .. +16*MT) of a BM = 64*MT query-row tile. Per BN-key tile:
 //   S = Q K^T     mma.m16n8k16 with Q (A) and K (B, "col" = K rows) read by ldmatrix.x4 from shared memory,
-//   online softmax in registers (Milakov & Gimelshein 2018) in the log2 domain (logits times scale * log2(e), then ex2),
-//                 row max/sum over the 4 lanes of a quad (shfl_xor 1, 2),
+//   online softmax in registers (Milakov & Gimelshein 2018) in the log2 domain (logits times scale * log2(e),
+//                 then ex2), row max/sum over the 4 lanes of a quad (shfl_xor 1, 2),
 //   O += P V      P is converted in registers: the C fragments of two adjacent n8 tiles are the A fragment of one
 //                 k16 step; V (B) is read by ldmatrix.x4.trans.
 // K/V tiles are double-buffered in shared memory with cp.async (16 bytes, zero-fill past the sequence or head_dim),
