@@ -1,7 +1,9 @@
 // Flash-attention forward (prefill) for packed variable-length batches, FP16 and BF16, on tensor cores (WMMA
 // 16x16x16, FP32 accumulation). Semantics match io.vramkit.attention.FlashAttention: q [totalQ, heads, d],
 // k/v [totalK, kvHeads, d], cu_seqlens offsets, GQA (query head h reads KV head h / (heads / kvHeads)), causal
-// (bottom-right), sliding window, softcap, LSE [heads, totalQ], rows that see no key output zeros.
+// (bottom-right), sliding window, softcap, LSE [heads, totalQ], rows that see no key output zeros. The host takes
+// the mma.sync kernel of flash_prefill_mma.cu where it applies (head_dim a multiple of 8 up to 128, no block mask,
+// no softcap, 16-byte aligned buffers); this WMMA kernel is the fallback for everything else.
 //
 // Launch: grid (ceil(max Lq / BR), heads, batch), 32 x WARPS threads (16 query rows per warp), dynamic shared memory
 // flash_smem(BR, BC, d_pad) (see the entry points) with d_pad = head_dim rounded up to 16 (<= 256); above 48 KiB the

@@ -85,10 +85,42 @@ public final class CudaAttention implements AutoCloseable {
                 + ((long) rows * keys + rows * dPad + 3L * rows) * 4;
     }
 
+    /** Query rows of a block of the mma.sync prefill kernel. */
+    private static final int MMA_ROWS = 128;
+    /** Keys per tile of the mma.sync prefill kernel. */
+    private static final int MMA_KEYS = 64;
+
+    /**
+     * Shared memory in bytes of a block of the mma.sync prefill kernel ({@code flash_prefill_mma.cu}) for a head
+     * dimension it takes: 128 query rows and two buffers of 64 keys and 64 values, at the head dimension padded to
+     * 64 or 128.
+     */
+    public static long mmaPrefillSharedBytes(int headDim) {
+        return (long) (MMA_ROWS + 4 * MMA_KEYS) * mmaPaddedHeadDim(headDim) * 2;
+    }
+
+    /**
+     * Whether {@link #flashPrefill} takes the mma.sync kernel for a head dimension and options (given 16-byte
+     * aligned buffers and enough shared memory): a head dimension that is a multiple of 8 up to 128, no block mask,
+     * no softcap. Other calls take the WMMA kernel.
+     */
+    public static boolean mmaPrefillCovers(int headDim, AttentionParams params) {
+        AttentionParams p = params == null ? AttentionParams.defaults() : params;
+        return headDim % 8 == 0 && headDim >= 8 && headDim <= 128 && p.blockMask() == null && p.softcap() == 0f;
+    }
+
+    private static int mmaPaddedHeadDim(int headDim) {
+        return headDim <= 64 ? 64 : 128;
+    }
+
     /**
      * Queues flash-attention prefill. FP16 or BF16 inputs and output; {@code lse} ({@code [heads, totalQ]} FP32) may
-     * be null. Uses the 64-row kernel when its shared memory fits the device's opt-in limit per block
+     * be null. Calls {@link #mmaPrefillCovers covered} by the FlashAttention-2 style mma.sync kernel
+     * ({@code flash_prefill_mma.cu}) take it when {@code q}, {@code k}, {@code v} and {@code out} are 16-byte aligned
+     * and its {@link #mmaPrefillSharedBytes shared memory} fits the device's opt-in limit per block. Other calls take
+     * the WMMA kernel ({@code flash_prefill.cu}): its 64-row variant when its shared memory fits that limit
      * ({@code KernelFunction} opts in above {@link #DEFAULT_SHARED_LIMIT}), else the 16-row one.
+     * <b>Unverified:</b> the mma.sync kernel has been compiled (0 spills on sm_80..sm_90) but not yet run on a GPU.
      *
      * <p>A {@link BlockMask} in {@code params} is honoured as on the CPU: key tiles with no allowed pair are
      * skipped, and elements of disallowed pairs are masked. To check, as the CPU does, that the mask covers the
@@ -105,6 +137,14 @@ public final class CudaAttention implements AutoCloseable {
     public void flashPrefill(Buffer q, Buffer k, Buffer v, Buffer out, Buffer lse, Buffer cuSeqlensQ,
                              Buffer cuSeqlensK, int batch, int maxSeqlenQ, int totalQ, int heads, int kvHeads,
                              int headDim, DType type, AttentionParams params, CudaStream stream) {
+        flashPrefill(q, k, v, out, lse, cuSeqlensQ, cuSeqlensK, batch, maxSeqlenQ, totalQ, heads, kvHeads, headDim,
+                type, params, stream, true);
+    }
+
+    /** {@link #flashPrefill}, with {@code allowMma} false forcing the WMMA kernel (tests compare the two). */
+    void flashPrefill(Buffer q, Buffer k, Buffer v, Buffer out, Buffer lse, Buffer cuSeqlensQ, Buffer cuSeqlensK,
+                      int batch, int maxSeqlenQ, int totalQ, int heads, int kvHeads, int headDim, DType type,
+                      AttentionParams params, CudaStream stream, boolean allowMma) {
         AttentionParams p = params == null ? AttentionParams.defaults() : params;
         requireAll(q, "q", k, "k", v, "v", out, "out", cuSeqlensQ, "cuSeqlensQ", cuSeqlensK, "cuSeqlensK");
         Objects.requireNonNull(stream, "stream");
@@ -119,6 +159,16 @@ public final class CudaAttention implements AutoCloseable {
                     + "), totalQ (" + totalQ + ") >= 0");
         }
         if (maxSeqlenQ == 0) {
+            return;
+        }
+        if (allowMma && mmaPrefillCovers(headDim, p) && mmaPrefillSharedBytes(headDim) <= sharedOptInBytes
+                && aligned16(q, k, v, out) && positionsFit(q, heads, headDim) && positionsFit(k, kvHeads, headDim)
+                && ((long) maxSeqlenQ + MMA_ROWS - 1) / MMA_ROWS * heads * batch < Integer.MAX_VALUE) {
+            module.function("vramkit_fa2_prefill_" + suffix + "_d" + mmaPaddedHeadDim(headDim)).launch(
+                    new Dim3((maxSeqlenQ + MMA_ROWS - 1) / MMA_ROWS, heads, batch), Dim3.of(128),
+                    (int) mmaPrefillSharedBytes(headDim), stream, q, k, v, out, orNull(lse), cuSeqlensQ,
+                    cuSeqlensK, totalQ, heads, kvHeads, headDim, p.scaleFor(headDim), p.causal() ? 1 : 0,
+                    p.windowLeft(), p.windowRight());
             return;
         }
         BlockMask mask = p.blockMask();
@@ -139,6 +189,20 @@ public final class CudaAttention implements AutoCloseable {
                 maskTable.close();
             }
         }
+    }
+
+    private static boolean aligned16(Buffer... buffers) {
+        for (Buffer b : buffers) {
+            if ((b.address() & 15) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether every token a 16-bit buffer of this row width can hold has a position below 2^30 (the mma kernel's). */
+    private static boolean positionsFit(Buffer b, int heads, int headDim) {
+        return b.byteSize() / (2L * heads * headDim) < (1L << 30);
     }
 
     /** Checks that {@code mask} covers the longest sequence, then copies its table to the device on {@code stream}. */

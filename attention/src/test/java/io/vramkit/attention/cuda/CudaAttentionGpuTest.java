@@ -158,6 +158,118 @@ class CudaAttentionGpuTest {
         }
     }
 
+    /**
+     * Runs one prefill case on the GPU with the outputs poisoned (NaN) first, once with the mma.sync kernel allowed
+     * and once forcing the WMMA kernel, and checks every output and LSE element of both against the CPU path.
+     */
+    private static void checkPrefill(CudaAttention gpu, CudaMallocResource dev, CudaStream stream, Arena arena,
+                                     Random rnd, DType type, int[] cu, int[] cuK, int heads, int kvHeads, int d,
+                                     AttentionParams params, String label) {
+        int batch = cu.length - 1;
+        int totalQ = cu[batch];
+        int totalK = cuK[batch];
+        int maxQ = 0;
+        for (int b = 0; b < batch; b++) {
+            maxQ = Math.max(maxQ, cu[b + 1] - cu[b]);
+        }
+        AttentionParams p = params.toBuilder().returnLse(true).build();
+        MemorySegment q = random(arena, type, rnd, (long) totalQ * heads * d);
+        MemorySegment k = random(arena, type, rnd, (long) totalK * kvHeads * d);
+        MemorySegment v = random(arena, type, rnd, (long) totalK * kvHeads * d);
+        HeadTensor ref = HeadTensor.of(new float[totalQ * heads * d], totalQ, heads, d);
+        float[] refLse = new FlashAttention().forward(HeadTensor.of(q, type, totalQ, heads, d),
+                HeadTensor.of(k, type, totalK, kvHeads, d), HeadTensor.of(v, type, totalK, kvHeads, d), cu, cuK, p,
+                ref);
+        double tolerance = type == DType.FP16 ? 1e-2 : 4e-2;
+        for (boolean allowMma : new boolean[] {true, false}) {
+            String what = label + " " + type + " d=" + d + " h=" + heads + "/" + kvHeads + " " + params
+                    + (allowMma ? " (mma allowed)" : " (WMMA forced)");
+            MemorySegment out = arena.allocate((long) totalQ * heads * d * 2, 64);
+            MemorySegment lse = arena.allocate(4L * heads * totalQ, 64);
+            try (Buffer dq = upload(dev, stream, q); Buffer dk = upload(dev, stream, k);
+                 Buffer dv = upload(dev, stream, v);
+                 Buffer dout = Buffer.allocate(dev, Math.max(1, out.byteSize()), 256, stream);
+                 Buffer dlse = Buffer.allocate(dev, Math.max(1, lse.byteSize()), 256, stream);
+                 Buffer dcq = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, cu));
+                 Buffer dck = upload(dev, stream, arena.allocateFrom(ValueLayout.JAVA_INT, cuK))) {
+                // 0xFF bytes are NaN in FP16, BF16 and FP32: an element left unwritten fails the comparison
+                stream.fillAsync(dout, 0, dout.byteSize(), (byte) 0xFF);
+                stream.fillAsync(dlse, 0, dlse.byteSize(), (byte) 0xFF);
+                gpu.flashPrefill(dq, dk, dv, dout, dlse, dcq, dck, batch, maxQ, totalQ, heads, kvHeads, d, type, p,
+                        stream, allowMma);
+                stream.copyToHostAsync(dout, 0, out);
+                stream.copyToHostAsync(dlse, 0, lse);
+                stream.synchronize();
+            }
+            double diff = maxDiff(HeadTensor.of(out, type, totalQ, heads, d), ref);
+            assertTrue(diff < tolerance, what + ": output differs by " + diff);
+            for (int i = 0; i < heads * totalQ; i++) {
+                float got = lse.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+                float want = refLse[i];
+                boolean ok = want == Float.NEGATIVE_INFINITY ? got == Float.NEGATIVE_INFINITY
+                        : Math.abs(got - want) <= 2e-3 * Math.max(1, Math.abs(want));
+                assertTrue(ok, what + ": lse[" + i + "] " + got + " vs " + want);
+            }
+        }
+    }
+
+    @Test
+    void mmaPrefillMatchesTheCpuPathOnEveryOption() {
+        assumeGpu();
+        Random rnd = new Random(11);
+        // lengths 1, 63, 0, 130, 257 (not multiples of the 64-key or 128-row tiles), Lq = Lk, GQA
+        int[] same = {0, 1, 64, 64, 194, 451};
+        // Lq != Lk both ways (a causal query row of the second sequence sees no key), MQA
+        int[] cuQ = {0, 1, 70, 270};
+        int[] cuK = {0, 150, 200, 600};
+        // one long sequence: many key tiles through the double buffer
+        int[] longSeq = {0, 1000};
+        AttentionParams[] options = {
+                AttentionParams.defaults(),
+                AttentionParams.builder().causal(true).build(),
+                AttentionParams.builder().causal(true).window(37, 0).build(),
+                AttentionParams.builder().window(20, 5).scale(0.07f).build(),
+        };
+        try (Arena arena = Arena.ofShared(); CudaMallocResource dev = new CudaMallocResource(0);
+             CudaStream stream = CudaStream.create(0); CudaAttention gpu = CudaAttention.load(0)) {
+            for (DType type : new DType[] {DType.BF16, DType.FP16}) {
+                for (int d : new int[] {64, 128, 40, 96}) {
+                    // padded head dimensions (40 -> 64, 96 -> 128) on two of the options
+                    for (AttentionParams p : d == 40 || d == 96 ? new AttentionParams[] {options[1], options[3]}
+                            : options) {
+                        assertTrue(CudaAttention.mmaPrefillCovers(d, p), "covers d=" + d + " " + p);
+                        checkPrefill(gpu, dev, stream, arena, rnd, type, same, same, 8, 2, d, p, "varlen");
+                        checkPrefill(gpu, dev, stream, arena, rnd, type, cuQ, cuK, 4, 1, d, p, "Lq != Lk");
+                    }
+                }
+                for (int d : new int[] {64, 128}) {
+                    checkPrefill(gpu, dev, stream, arena, rnd, type, longSeq, longSeq, 2, 1, d, options[0], "long");
+                    checkPrefill(gpu, dev, stream, arena, rnd, type, longSeq, longSeq, 2, 1, d, options[1], "long");
+                }
+            }
+        }
+    }
+
+    @Test
+    void prefillOutsideTheMmaKernelFallsBackAndMatchesTheCpuPath() {
+        assumeGpu();
+        Random rnd = new Random(12);
+        int[] cuQ = {0, 1, 70, 270};
+        int[] cuK = {0, 150, 200, 600};
+        AttentionParams causal = AttentionParams.builder().causal(true).build();
+        AttentionParams softcap = AttentionParams.builder().causal(true).softcap(5f).build();
+        assertTrue(!CudaAttention.mmaPrefillCovers(256, causal) && !CudaAttention.mmaPrefillCovers(100, causal)
+                && !CudaAttention.mmaPrefillCovers(128, softcap), "these shapes must take the WMMA kernel");
+        try (Arena arena = Arena.ofShared(); CudaMallocResource dev = new CudaMallocResource(0);
+             CudaStream stream = CudaStream.create(0); CudaAttention gpu = CudaAttention.load(0)) {
+            for (DType type : new DType[] {DType.BF16, DType.FP16}) {
+                checkPrefill(gpu, dev, stream, arena, rnd, type, cuQ, cuK, 4, 2, 256, causal, "d=256");
+                checkPrefill(gpu, dev, stream, arena, rnd, type, cuQ, cuK, 4, 2, 100, causal, "d=100");
+                checkPrefill(gpu, dev, stream, arena, rnd, type, cuQ, cuK, 4, 2, 128, softcap, "softcap");
+            }
+        }
+    }
+
     @Test
     void pagedDecodeMatchesTheCpuPath() {
         assumeGpu();
