@@ -12,6 +12,12 @@ enum Scheme : int {
     FP32 = 0, FP16 = 1, BF16 = 2, INT8 = 3, INT4_SYM = 4, INT4_ASYM = 5, NF4 = 6, FP8_E4M3 = 7, FP8_E5M2 = 8
 };
 
+// Bits of QuantTensor::flags (io.vramkit.quant.cuda.CudaQuantizedTensor.kernelArgs sets them from the format).
+// Per channel is a flag, never inferred from group == cols: INT8_G{G} with G == cols is a grouped format with FP16
+// scales, as QuantizedTensor.scale reads it on the CPU.
+constexpr int kFlagDoubleQuant = 1;  // NF4: int8 absmax codes with second-level FP32 scales
+constexpr int kFlagPerChannel = 2;   // INT8: one FP32 scale per row (QuantFormat.PER_CHANNEL)
+
 // One packed weight matrix [rows, cols] = [outFeatures, inFeatures]; device pointers into the segments of
 // QuantizedTensor (codes, scales, zeros, scale2) plus the NF4 double-quantization offset.
 struct QuantTensor {
@@ -24,7 +30,7 @@ struct QuantTensor {
     int cols;
     int group;               // weights per scale; cols for per-channel formats
     int scheme;
-    int double_quant;
+    int flags;               // kFlagDoubleQuant | kFlagPerChannel
 };
 
 __constant__ float kNf4[16] = {
@@ -38,13 +44,14 @@ __device__ __forceinline__ float group_scale(const QuantTensor& t, int r, int g)
     long idx = (long) r * (t.cols / t.group) + g;
     switch (t.scheme) {
         case INT8:
-            return t.group == t.cols ? ((const float*) t.scales)[r] : __half2float(((const __half*) t.scales)[idx]);
+            return (t.flags & kFlagPerChannel) ? ((const float*) t.scales)[r]
+                                               : __half2float(((const __half*) t.scales)[idx]);
         case INT4_SYM:
         case INT4_ASYM:
             return __half2float(((const __half*) t.scales)[idx]);
         case NF4:
             // separate roundings, no FMA contraction: bit-identical to QuantizedTensor.scale on the CPU
-            return t.double_quant
+            return (t.flags & kFlagDoubleQuant)
                 ? __fadd_rn(__fmul_rn((float) ((const int8_t*) t.scales)[idx], t.scale2[idx / 256]), t.dq_offset)
                 : ((const float*) t.scales)[idx];
         case FP8_E4M3:

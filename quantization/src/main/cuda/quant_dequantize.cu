@@ -8,8 +8,8 @@ using namespace vramkit_quant;
 
 // The tensor is passed flat (the launch API marshals scalars and pointers only).
 #define VRAMKIT_TENSOR_PARAMS const uint8_t* codes, const void* scales, const uint8_t* zeros, const float* scale2, \
-                              float dq_offset, int rows, int cols, int group, int scheme, int double_quant
-#define VRAMKIT_TENSOR QuantTensor t{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, double_quant}
+                              float dq_offset, int rows, int cols, int group, int scheme, int flags
+#define VRAMKIT_TENSOR QuantTensor t{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, flags}
 
 extern "C" __global__ void vramkit_dequantize_f32(VRAMKIT_TENSOR_PARAMS, float* __restrict__ out) {
     VRAMKIT_TENSOR;

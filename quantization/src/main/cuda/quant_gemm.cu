@@ -117,8 +117,8 @@ __device__ void gemm_tile(const QuantTensor& t, const T* __restrict__ x, int m, 
 #define VRAMKIT_GEMM_ENTRY(NAME, T)                                                                            \
     extern "C" __global__ void __launch_bounds__(THREADS) NAME(                                                \
             const uint8_t* codes, const void* scales, const uint8_t* zeros, const float* scale2, float dq_offset, \
-            int rows, int cols, int group, int scheme, int double_quant, const T* x, int m, float* y) {         \
-        QuantTensor t{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, double_quant};         \
+            int rows, int cols, int group, int scheme, int flags, const T* x, int m, float* y) {                  \
+        QuantTensor t{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, flags};               \
         gemm_tile<T>(t, x, m, y);                                                                               \
     }
 

@@ -125,8 +125,8 @@ __device__ __forceinline__ void gemv_kernel(QuantTensor t, const T* __restrict__
 #define VRAMKIT_GEMV_ENTRY(NAME, T, B)                                                                        \
     extern "C" __global__ void NAME(const uint8_t* codes, const void* scales, const uint8_t* zeros,           \
                                     const float* scale2, float dq_offset, int rows, int cols, int group,        \
-                                    int scheme, int double_quant, const T* x, float* y) {                       \
-        QuantTensor t{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, double_quant};         \
+                                    int scheme, int flags, const T* x, float* y) {                              \
+        QuantTensor t{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, flags};               \
         gemv_kernel<B, T>(t, x, y);                                                                             \
     }
 
@@ -281,7 +281,8 @@ __device__ __forceinline__ float tc_scale(const TcArgs& a, int r, int gi, int& z
         zero = a.t.scheme == INT4_ASYM ? a.t.zeros[idx] : 8;
         return __half2float(((const __half*) a.t.scales)[idx]);
     } else {
-        return a.t.double_quant
+        // an NF4 tensor's flags hold kFlagDoubleQuant alone (kFlagPerChannel is INT8's), so no mask is needed
+        return a.t.flags
             ? __fadd_rn(__fmul_rn((float) ((const int8_t*) a.t.scales)[idx], a.t.scale2[idx / 256]), a.t.dq_offset)
             : ((const float*) a.t.scales)[idx];
     }
@@ -540,9 +541,9 @@ __device__ __forceinline__ void tc_gemv(const TcArgs& a, const T* __restrict__ x
 #define VRAMKIT_GEMV_TC_ENTRY(NAME, T, KIND, NT)                                                              \
     extern "C" __global__ void __launch_bounds__(kTcWarps * 32, NT == 1 ? 4 : 2)                              \
     NAME(const uint8_t* codes, const void* scales, const uint8_t* zeros, const float* scale2, float dq_offset,  \
-         int rows, int cols, int group, int scheme, int double_quant, const T* x, float* y, int batch,         \
+         int rows, int cols, int group, int scheme, int flags, const T* x, float* y, int batch,                \
          int group_shift) {                                                                                    \
-        TcArgs a{{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, double_quant}, batch,    \
+        TcArgs a{{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, flags}, batch,           \
                  group_shift, cols / group};                                                                   \
         tc_gemv<T, KIND, NT, NT>(a, x, y);                                                                     \
     }

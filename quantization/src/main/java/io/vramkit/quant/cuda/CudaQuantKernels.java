@@ -2,14 +2,21 @@ package io.vramkit.quant.cuda;
 
 import io.vramkit.core.DType;
 import io.vramkit.core.memory.Buffer;
+import io.vramkit.core.memory.MemoryResource;
 import io.vramkit.cuda.CudaStream;
 import io.vramkit.cuda.KernelModule;
 import io.vramkit.quant.QuantFormat;
+import io.vramkit.quant.internal.Checks;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
- * Launches the quantization module's CUDA kernels ({@code quantization/src/main/cuda}): dequantize to FP32 and the
- * fused W4A16/W8A16 GEMV for batches of 1 to 16, FP16 or BF16 activations ({@link CudaQuantGemm} has the
+ * Launches the quantization module's CUDA kernels ({@code quantization/src/main/cuda}): quantize FP32 weights,
+ * dequantize to FP32 and the fused W4A16/W8A16 GEMV for batches of 1 to 16, FP16 or BF16 activations ({@link CudaQuantGemm} has the
  * prefill-sized matmul). The kernels read the layouts of {@code docs/formats.md}, the same
  * bytes as the CPU kernels, and are compared with them by the {@code gpu}-tagged tests.
  *
@@ -35,6 +42,184 @@ public final class CudaQuantKernels {
             }
         }
         return m;
+    }
+
+    /** Threads per block of {@code vramkit_quantize}: eight warps, one group each at a time. */
+    private static final int QUANTIZE_THREADS = 256;
+    /** What the launcher stores in the kernel's report slots: "nothing found". */
+    private static final long NO_REPORT = Long.MAX_VALUE;
+
+    /**
+     * Quantizes FP32 weights that are already in device memory into a new device tensor, on the GPU, with the CPU
+     * quantizer's rules ({@code docs/formats.md}, {@link io.vramkit.quant.Quantizer}): INT8 per channel or grouped,
+     * INT4 symmetric or asymmetric, or NF4 without double quantization, including the error-minimizing scale search.
+     *
+     * <p>The codes, scales and zero-points are bit for bit those of the scalar CPU kernels: the kernel does the same
+     * IEEE FP32 operations in the same order, and sums each scale candidate's squared error in column order as they
+     * do. The Vector API CPU kernels (which {@link io.vramkit.quant.Quantizer} uses where vectors are at least 256
+     * bits wide) sum those errors in vector lanes, so where two candidates' errors tie to within FP32 rounding the
+     * CPU may keep the other one; that group then has another scale of the same quality (its error differs by at
+     * most the rounding of the sums).
+     *
+     * <p>Blocks the calling thread until the stream has run the kernel, to read back the kernel's report of
+     * non-finite weights and overflowing scales; on a failure no buffer stays allocated.
+     * <b>Unverified on a GPU</b>: written and compiled ({@code nvcc -arch=sm_90}) without one.
+     *
+     * {@snippet :
+     * try (CudaQuantizedTensor q = CudaQuantKernels.quantize("mlp.up", weights, 11008, 4096, QuantFormat.INT4_G128,
+     *         new CudaMallocResource(0), stream)) {
+     *     CudaQuantKernels.gemv(q, x, 1, y, stream);
+     * }
+     * }
+     *
+     * @param name    tensor name, for messages and as the tensor's name
+     * @param weights device memory holding FP32 {@code [rows, cols]} row-major, at least {@code rows × cols × 4}
+     *                bytes, 4-byte aligned; only read
+     * @param rows    output features
+     * @param cols    input features; divisible by the group size
+     * @param format  INT8 ({@link QuantFormat#PER_CHANNEL} or grouped), INT4 (either kind) or NF4 without double
+     *                quantization
+     * @param device  where the tensor's buffers come from (for example {@code CudaMallocResource})
+     * @param stream  the stream that orders the kernel and owns the buffers
+     * @return the device tensor, owned by the caller
+     * @throws IllegalArgumentException before any launch, naming the argument: a format not listed above, a shape
+     *                                  {@link QuantFormat#checkShape} refuses (a dimension not divisible by the
+     *                                  group: which dimension and its size), a too small or misaligned
+     *                                  {@code weights}; after the kernel, naming the tensor and the flat index (row,
+     *                                  column) of the first NaN or infinite weight, as the CPU does, or the row and
+     *                                  group whose FP16 scale would overflow
+     */
+    public static CudaQuantizedTensor quantize(String name, Buffer weights, int rows, int cols, QuantFormat format,
+                                               MemoryResource device, CudaStream stream) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(weights, "weights");
+        Objects.requireNonNull(format, "format");
+        Objects.requireNonNull(device, "device");
+        Objects.requireNonNull(stream, "stream");
+        checkQuantizeArgs(name, weights, rows, cols, format);
+        long[] bytes = quantizedBytes(format, rows, cols);
+        List<Buffer> made = new ArrayList<>(3);
+        try {
+            Buffer codes = Buffer.allocate(device, bytes[0], 256, stream);
+            made.add(codes);
+            Buffer scales = Buffer.allocate(device, bytes[1], 256, stream);
+            made.add(scales);
+            Buffer zeros = null;
+            if (bytes[2] > 0) {
+                zeros = Buffer.allocate(device, bytes[2], 256, stream);
+                made.add(zeros);
+            }
+            quantizeInto(name, weights, rows, cols, format, codes, scales, zeros, device, stream);
+            return new CudaQuantizedTensor(name, format, rows, cols, 0f, codes, scales, zeros, null);
+        } catch (RuntimeException | Error e) {
+            made.forEach(Buffer::close);
+            throw e;
+        }
+    }
+
+    /** Bytes of the codes, scales and zero-points (0 if none) of a {@link #quantize} result, as docs/formats.md. */
+    static long[] quantizedBytes(QuantFormat format, int rows, int cols) {
+        long groups = (long) rows * format.groupsPerRow(cols);
+        long scaleBytes = switch (format.scheme()) {
+            case INT8 -> format.groupSize() == QuantFormat.PER_CHANNEL ? 4L * rows : 2L * groups;
+            case INT4_SYM, INT4_ASYM -> 2L * groups;
+            default -> 4L * groups;
+        };
+        return new long[] {(long) rows * cols * format.codeBits() / 8, scaleBytes,
+            format.scheme() == QuantFormat.Scheme.INT4_ASYM ? groups : 0};
+    }
+
+    /** The argument checks of {@link #quantize}, all before anything is allocated or launched. */
+    static void checkQuantizeArgs(String name, Buffer weights, int rows, int cols, QuantFormat format) {
+        QuantFormat.Scheme sc = format.scheme();
+        boolean supported = sc == QuantFormat.Scheme.INT8 || sc == QuantFormat.Scheme.INT4_SYM
+                || sc == QuantFormat.Scheme.INT4_ASYM || (sc == QuantFormat.Scheme.NF4 && !format.doubleQuant());
+        if (!supported) {
+            throw new IllegalArgumentException("format: CUDA quantize takes INT8, INT4 or NF4 without double "
+                    + "quantization, not " + format + " (tensor '" + name + "'); use Quantizer on the CPU");
+        }
+        format.checkShape(name, rows, cols);
+        long need = 4L * rows * cols;
+        if (weights.byteSize() < need) {
+            throw new IllegalArgumentException("weights has " + weights.byteSize() + " bytes, needs rows × cols × 4 = "
+                    + need + " for tensor '" + name + "' [" + rows + ", " + cols + "]");
+        }
+        if (weights.address() % 4 != 0) {
+            throw new IllegalArgumentException("weights must be 4-byte aligned for FP32 loads, address 0x"
+                    + Long.toHexString(weights.address()) + " (tensor '" + name + "')");
+        }
+    }
+
+    /**
+     * The kernel of {@link #quantize} into given device buffers of exactly the format's segment sizes
+     * ({@code zeros} {@code null} unless INT4 asymmetric), then the read-back of its report; tests pass poisoned
+     * buffers here. Checks the arguments as {@link #quantize} does, and blocks until the stream has run the kernel.
+     *
+     * @param scratch where the 16-byte report buffer comes from
+     */
+    static void quantizeInto(String name, Buffer weights, int rows, int cols, QuantFormat format, Buffer codes,
+                             Buffer scales, Buffer zeros, MemoryResource scratch, CudaStream stream) {
+        checkQuantizeArgs(name, weights, rows, cols, format);
+        long[] bytes = quantizedBytes(format, rows, cols);
+        Buffer[] out = {codes, scales, zeros};
+        String[] what = {"codes", "scales", "zeros"};
+        for (int i = 0; i < 3; i++) {
+            long have = out[i] == null ? 0 : out[i].byteSize();
+            if (have < bytes[i] || (bytes[i] == 0 && out[i] != null)) {
+                throw new IllegalArgumentException(what[i] + " has " + have + " bytes, " + format + " [" + rows + ", "
+                        + cols + "] needs " + bytes[i]);
+            }
+        }
+        boolean perChannel = format.groupSize() == QuantFormat.PER_CHANNEL;
+        int group = perChannel ? cols : format.groupSize();
+        long groups = (long) rows * (cols / group);
+        try (Buffer report = Buffer.allocate(scratch, 16, 256, stream);
+             Arena arena = Arena.ofConfined()) {
+            stream.fillAsync(report, 0, 16, (byte) 0x7F);
+            int blocks = (int) Math.min(65535, (groups + QUANTIZE_THREADS / 32 - 1) / (QUANTIZE_THREADS / 32));
+            module().function("vramkit_quantize").launch(blocks, QUANTIZE_THREADS, stream, weights.address(), rows,
+                    cols, group, format.scheme().ordinal(), CudaQuantizedTensor.flags(format), codes.address(),
+                    scales.address(), zeros == null ? 0L : zeros.address(), report.address());
+            MemorySegment host = arena.allocate(16, 8);
+            stream.copyToHostAsync(report, 0, host);
+            stream.synchronize();
+            long badIndex = host.get(ValueLayout.JAVA_LONG, 0);
+            long badGroup = host.get(ValueLayout.JAVA_LONG, 8);
+            if (badIndex != NO_REPORT) {
+                MemorySegment v = arena.allocate(4, 4);
+                stream.copyToHostAsync(weights, 4 * badIndex, v);
+                stream.synchronize();
+                // the CPU's message (Checks.nonFinite), from the one weight read back
+                throw new IllegalArgumentException("tensor '" + name + "': weight at index " + badIndex + " (row "
+                        + badIndex / cols + ", col " + badIndex % cols + ") is " + v.get(ValueLayout.JAVA_FLOAT, 0)
+                        + "; NaN and infinity are rejected");
+            }
+            if (badGroup != NO_REPORT) {
+                int r = (int) (badGroup / (cols / group));
+                int gi = (int) (badGroup % (cols / group));
+                MemorySegment v = arena.allocate(4L * group, 4);
+                stream.copyToHostAsync(weights, 4L * ((long) r * cols + (long) gi * group), v);
+                stream.synchronize();
+                throw Checks.scaleOverflow(name, r, gi, neededScale(format, v.toArray(ValueLayout.JAVA_FLOAT)));
+            }
+        }
+    }
+
+    /** The unrounded scale the CPU names when a group's FP16 scale overflows (as ScalarQuantKernels computes it). */
+    private static float neededScale(QuantFormat format, float[] w) {
+        float amax = 0f;
+        float lo = 0f;
+        float hi = 0f;
+        for (float v : w) {
+            amax = Math.max(amax, Math.abs(v));
+            lo = Math.min(lo, v);
+            hi = Math.max(hi, v);
+        }
+        return switch (format.scheme()) {
+            case INT8 -> amax / 127f;
+            case INT4_SYM -> amax / 8f;
+            default -> (hi - lo) / 15f;
+        };
     }
 
     /**
