@@ -144,7 +144,7 @@ class CudaMemoryGpuTest {
             assertThrows(IllegalStateException.class, stream::synchronize);
             assertThrows(IllegalStateException.class, stream::record);
             assertThrows(IllegalArgumentException.class, () -> dev.deallocate(0x1234, 64, 256, Stream.HOST));
-            assertThrows(IllegalArgumentException.class, () -> dev.allocate(64, 512, Stream.HOST));
+            assertThrows(IllegalArgumentException.class, () -> dev.allocate(64, 1L << 31, Stream.HOST));
             assertEquals(0, dev.liveAllocations());
         }
     }

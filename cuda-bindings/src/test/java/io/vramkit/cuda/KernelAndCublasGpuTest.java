@@ -102,7 +102,11 @@ class KernelAndCublasGpuTest {
     /** Column-major {@code C = alpha op(A) op(B) + beta C} in float64. */
     private static double[] reference(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int lda,
                                       float[] b, int ldb, float beta, float[] c, int ldc) {
+        // Rows m..ldc-1 of C are padding that GEMM must leave as they were.
         double[] out = new double[ldc * n];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = c[i];
+        }
         for (int j = 0; j < n; j++) {
             for (int i = 0; i < m; i++) {
                 double s = 0;
