@@ -16,7 +16,8 @@ import java.lang.foreign.ValueLayout;
  * process that calls {@code cudaMallocAsync} on the device, so the setting affects them too.
  *
  * <p>Allocation and free are ordered on the given stream when it is a {@link CudaStream} of this device, and on the
- * legacy default stream otherwise. Thread-safe. <b>Unverified on a GPU</b> in this build.
+ * legacy default stream otherwise. Thread-safe.
+ * Verified on an NVIDIA H200 by the {@code gpu}-tagged tests (2026-11-26).
  */
 public final class CudaAsyncResource extends DeviceResourceBase {
 

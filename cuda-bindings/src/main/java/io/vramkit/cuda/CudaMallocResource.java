@@ -17,7 +17,7 @@ import java.lang.foreign.MemorySegment;
  * The stream argument only checks the device. An allocation failure raises core's
  * {@link io.vramkit.core.memory.OutOfMemoryException} with the device's free and total memory. {@link #capacityBytes()}
  * is the device's total memory, which feeds the pools' OOM diagnosis and budgets. Thread-safe.
- * <b>Unverified on a GPU</b> in this build.
+ * Verified on an NVIDIA H200 by the {@code gpu}-tagged tests (2026-11-26).
  */
 public final class CudaMallocResource extends DeviceResourceBase {
 

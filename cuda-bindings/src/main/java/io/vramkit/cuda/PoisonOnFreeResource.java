@@ -23,7 +23,7 @@ import java.nio.ByteOrder;
  * }
  *
  * <p>Does not own its upstream: closing it closes only the private stream and kernel module. Thread-safe.
- * <b>The device path is unverified on a GPU</b> in this build.
+ * The device path was verified on an NVIDIA H200 by the {@code gpu}-tagged tests (2026-11-26).
  */
 public final class PoisonOnFreeResource implements MemoryResource {
 
