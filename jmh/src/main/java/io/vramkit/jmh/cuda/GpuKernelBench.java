@@ -135,6 +135,7 @@ public final class GpuKernelBench {
                 }
                 if (sections.contains("gemm")) {
                     bench.section("gemm", bench::gemm);
+                    bench.section("cuBLAS square GEMM", bench::cublasSquare);
                 }
                 if (sections.contains("prefill")) {
                     bench.section("prefill", bench::prefill);
@@ -305,6 +306,52 @@ public final class GpuKernelBench {
                 cublas.close();
             }
         }
+    }
+
+    /**
+     * Square GEMMs through vramkit's cuBLAS binding at the shapes and dtypes {@code scripts/gpu-check-torch.py} gives
+     * torch.matmul (n = 4096 and 8192, FP16 and BF16 in and out, FP32 accumulation, operands uniform in [-1, 1)), timed
+     * the way that script times torch: three warm-up GEMMs, then about half a second of them (at most 50). The JMH
+     * {@code GemmBenchmark} runs GEMMs back to back for seconds, which lowers the clock under the tensor cores' power
+     * draw; this is the like-for-like comparison with torch.
+     */
+    private void cublasSquare() {
+        try (Cublas blas = Cublas.create(stream, device, 32L << 20)) {
+            for (int n : new int[] {4096, 8192}) {
+                for (DType type : new DType[] {DType.FP16, DType.BF16}) {
+                    long elements = (long) n * n;
+                    try (Buffer a = randomMatrix(elements, type, 1); Buffer b = randomMatrix(elements, type, 2);
+                         Buffer c = alloc(elements * 2, (byte) 0)) {
+                        Runnable gemm = () -> blas.gemmEx(Cublas.Transpose.N, Cublas.Transpose.N, n, n, n, 1f, a,
+                                type, n, b, type, n, 0f, c, type, n);
+                        gemm.run();
+                        gemm.run();
+                        double seconds = time(gemm);
+                        double tflops = 2.0 * n * n * n / seconds / 1e12;
+                        String label = String.format(Locale.ROOT, "vramkit cuBLAS GEMM [n=%d, dtype=%s]", n, type);
+                        print(String.format(Locale.ROOT, "%s %.3f ms, %.1f TFLOP/s", label, seconds * 1e3, tflops));
+                        print(String.format(Locale.ROOT, "SUMMARY %s: %.1f TFLOP/s", label, tflops));
+                    }
+                }
+            }
+        }
+    }
+
+    /** A device matrix of {@code elements} FP16 or BF16 values uniform in [-1, 1), from a seeded generator. */
+    private Buffer randomMatrix(long elements, DType type, long seed) {
+        Buffer b = Buffer.allocate(device, elements * 2, 256, stream);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(elements * 2, 64);
+            java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+            for (long i = 0; i < elements; i++) {
+                float v = (float) (random.nextDouble() * 2 - 1);
+                host.setAtIndex(ValueLayout.JAVA_SHORT, i, type == DType.FP16 ? Float.floatToFloat16(v)
+                        : (short) (Float.floatToRawIntBits(v) >>> 16));
+            }
+            stream.copyToDeviceAsync(host, b, 0);
+            stream.synchronize();
+        }
+        return b;
     }
 
     private void gemmLine(String what, int m, int n, int k, double flops, double seconds, double baseline) {
