@@ -91,7 +91,8 @@ public final class KernelFunction {
             MemorySegment params = marshalArgs(arena, name, values);
             CudaNative.setDevice(module.deviceOrdinal());
             raiseSharedLimit(sharedBytes);
-            CudaNative.checkDriver("cuLaunchKernel", cuda_h.cuLaunchKernel(MemorySegment.ofAddress(function),
+            CudaNative.checkDriver("cuLaunchKernel(" + name + ", grid " + grid + ", block " + block + ", "
+                    + sharedBytes + " bytes shared)", cuda_h.cuLaunchKernel(MemorySegment.ofAddress(function),
                     grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(), sharedBytes, stream.handle(),
                     params, MemorySegment.NULL));
         }

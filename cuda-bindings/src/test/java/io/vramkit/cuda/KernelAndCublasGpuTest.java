@@ -61,6 +61,19 @@ class KernelAndCublasGpuTest {
             assertTrue(e.getMessage().contains("[vramkit_poison_fill]"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> f.launch(Dim3.of(1), new Dim3(1024, 2, 1), 0,
                     stream));
+            // A configuration only the driver can refuse (block z above 64, grid y above 65535): a CudaException
+            // naming the kernel, and the stream stays usable (the error is not sticky).
+            Dim3[][] refused = {{Dim3.of(1), new Dim3(1, 1, 65)}, {new Dim3(1, 70000, 1), Dim3.of(32)}};
+            for (Dim3[] config : refused) {
+                CudaException bad = assertThrows(CudaException.class, () -> f.launch(config[0], config[1], 0, stream,
+                        0L, 0L, 0));
+                assertTrue(bad.getMessage().contains("vramkit_poison_fill"), bad.getMessage());
+            }
+            try (CudaMallocResource dev = new CudaMallocResource(0);
+                 Buffer probe = Buffer.allocate(dev, 256, 256, stream)) {
+                stream.fillAsync(probe, 0, 256, (byte) 7);
+                stream.synchronize();
+            }
             assertThrows(IllegalArgumentException.class, () -> f.launch(1, 32, stream, "not an argument"));
             assertThrows(IllegalArgumentException.class, () -> f.launch(1, 32, stream, (Object) null));
         }
