@@ -137,6 +137,12 @@ class CudaMemoryGpuTest {
         try (CudaMallocResource dev = new CudaMallocResource(0); Arena arena = Arena.ofConfined()) {
             CudaStream stream = CudaStream.create(0);
             Buffer buf = Buffer.allocate(dev, 64, 256, stream);
+            // Copies past the end are refused before reaching the device, naming the range.
+            IllegalArgumentException past = assertThrows(IllegalArgumentException.class,
+                    () -> stream.copyToDeviceAsync(arena.allocate(128), buf, 0));
+            assertTrue(past.getMessage().contains("64"), past.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> stream.copyToHostAsync(buf, 32, arena.allocate(64)));
+            assertThrows(IllegalArgumentException.class, () -> stream.fillAsync(buf, 60, 8, (byte) 0));
             buf.close();
             assertThrows(IllegalStateException.class, () -> stream.copyToDeviceAsync(arena.allocate(8), buf, 0));
             stream.close();
