@@ -288,7 +288,86 @@ __device__ __forceinline__ float tc_scale(const TcArgs& a, int r, int gi, int& z
     }
 }
 
-template <typename T, int KIND, int NT, int MT>
+// Raw scale words of the (at most two) groups of one row in one chunk (variant 2, 4-bit, group >= 64), loaded with
+// the codes so that no scale load waits behind the chunk's arithmetic: INT4 w0 = FP16 scale bits (group i in bits
+// 16 i), w1 = zero-points (byte i; 8 for symmetric); NF4 w0 = FP32 scale bits of group 0, w1 = of group 1; NF4 double
+// quantized w0 = int8 absmax codes (byte i), w1 = the FP32 second-level scale (groups 2k, 2k + 1 share it).
+template <int KIND>
+__device__ __forceinline__ void tc2_load_scales(const TcArgs& a, int r, int gi, bool two, uint32_t (&w)[2]) {
+    const long idx = (long) r * a.groups_per_row + gi;  // even when two: groups_per_row is even then
+    if (KIND == TC_INT4) {
+        const uint16_t* sp = (const uint16_t*) a.t.scales + idx;
+        w[0] = two ? __ldg((const uint32_t*) sp) : (uint32_t) __ldg(sp);
+        w[1] = 8u * 0x0101u;
+        if (a.t.scheme == INT4_ASYM) {
+            w[1] = two ? (uint32_t) __ldg((const uint16_t*) (a.t.zeros + idx)) : (uint32_t) __ldg(a.t.zeros + idx);
+        }
+    } else if (a.t.flags) {
+        const int8_t* cp = (const int8_t*) a.t.scales + idx;
+        w[0] = two ? (uint32_t) __ldg((const uint16_t*) cp) : (uint32_t) (uint8_t) __ldg(cp);
+        w[1] = __float_as_uint(__ldg(a.t.scale2 + idx / 256));
+    } else {
+        const float* fp = (const float*) a.t.scales + idx;
+        if (two) {
+            const float2 f = __ldg((const float2*) fp);
+            w[0] = __float_as_uint(f.x);
+            w[1] = __float_as_uint(f.y);
+        } else {
+            w[0] = w[1] = __float_as_uint(__ldg(fp));
+        }
+    }
+}
+
+// Scale (and INT4 zero-point) of group i (0 or 1) from tc2_load_scales's words, the values tc_scale returns.
+template <int KIND>
+__device__ __forceinline__ float tc2_scale(const TcArgs& a, const uint32_t (&w)[2], int i, int& zero) {
+    zero = 0;
+    if (KIND == TC_INT4) {
+        zero = (int) ((w[1] >> (8 * i)) & 0xffu);
+        return __half2float(__ushort_as_half((unsigned short) (w[0] >> (16 * i))));
+    } else if (a.t.flags) {
+        const float code = (float) (int8_t) (w[0] >> (8 * i));
+        return __fadd_rn(__fmul_rn(code, __uint_as_float(w[1])), a.t.dq_offset);
+    } else {
+        return __uint_as_float(i ? w[1] : w[0]);
+    }
+}
+
+__device__ __forceinline__ uint32_t lop3_and_or(uint32_t a, uint32_t b, uint32_t c) {
+    uint32_t d;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));  // (a & b) | c
+    return d;
+}
+
+__device__ __forceinline__ uint32_t fma_pair(uint32_t a, uint32_t b, uint32_t c) {
+    __half2 r = __hfma2(*reinterpret_cast<const __half2*>(&a), *reinterpret_cast<const __half2*>(&b),
+                        *reinterpret_cast<const __half2*>(&c));
+    return *reinterpret_cast<uint32_t*>(&r);
+}
+
+// Variant 2 INT4 A pairs of one word v (columns c..c+7, byte k = columns c+2k low nibble, c+2k+1 high nibble), in the
+// order (c, c+4), (c+1, c+5), (c+2, c+6), (c+3, c+7); the B pairs are permuted to match (the k order inside an mma
+// is free as long as A and B agree). FP16: (v & 0x000F000F) | 0x6400 pairs are 1024 + u, minus (1024 + z) gives
+// u - z; the high nibbles stay in place, (v & 0x00F000F0) | 0x6400 is 1024 + 16 u, and one HFMA2 by 1/16 minus
+// (64 + z) gives u - z, all exact: 1 shift, 4 LOP3, 2 HADD2, 2 HFMA2 per 8 weights. BF16 (7 mantissa bits) has no
+// room for 16 u, so each nibble is shifted down: 3 shifts, 4 LOP3, 4 BF16 subtractions.
+__device__ __forceinline__ void tc2_int4_pairs(uint32_t v, uint32_t zl, uint32_t zh, uint32_t (&pr)[4], __half) {
+    const uint32_t v8 = v >> 8;
+    pr[0] = sub_pair(lop3_and_or(v, 0x000F000Fu, 0x64006400u), zl, __half());
+    pr[1] = fma_pair(lop3_and_or(v, 0x00F000F0u, 0x64006400u), 0x2C002C00u, zh);  // 0x2C00 = 1/16
+    pr[2] = sub_pair(lop3_and_or(v8, 0x000F000Fu, 0x64006400u), zl, __half());
+    pr[3] = fma_pair(lop3_and_or(v8, 0x00F000F0u, 0x64006400u), 0x2C002C00u, zh);
+}
+
+__device__ __forceinline__ void tc2_int4_pairs(uint32_t v, uint32_t zl, uint32_t, uint32_t (&pr)[4],
+                                               __nv_bfloat16) {
+    #pragma unroll
+    for (int k = 0; k < 4; k++) {
+        pr[k] = sub_pair(lop3_and_or(v >> (4 * k), 0x000F000Fu, 0x43004300u), zl, __nv_bfloat16());
+    }
+}
+
+template <typename T, int KIND, int NT, int MT, bool V2 = false>
 __device__ __forceinline__ void tc_gemv(const TcArgs& a, const T* __restrict__ x, float* __restrict__ y) {
     constexpr int CC = KIND == TC_INT8 ? 64 : 128;       // columns per 64-byte chunk
     constexpr int SEG = CC / 4;                          // columns per segment (one word of each lane's load)
@@ -350,6 +429,7 @@ __device__ __forceinline__ void tc_gemv(const TcArgs& a, const T* __restrict__ x
     const int chunks = cols / CC;
     for (int ch0 = warp; ch0 < chunks; ch0 += kTcWarps * U) {
         uint4 q[U][MT][2];
+        uint32_t sraw[V2 ? U : 1][MT][2][2];  // variant 2: the chunk's scale words, loaded with its codes
         #pragma unroll
         for (int u = 0; u < U; u++) {
             const int ch = ch0 + u * kTcWarps;
@@ -358,8 +438,13 @@ __device__ __forceinline__ void tc_gemv(const TcArgs& a, const T* __restrict__ x
                 #pragma unroll
                 for (int h = 0; h < 2; h++) {
                     q[u][m][h] = make_uint4(0, 0, 0, 0);
+                    if (V2) sraw[V2 ? u : 0][m][h][0] = sraw[V2 ? u : 0][m][h][1] = 0;
                     if (ch < chunks && rr[m][h] < rows) {
                         q[u][m][h] = __ldcs(reinterpret_cast<const uint4*>(p[m][h] + (long) ch * 64));
+                        if (V2) {
+                            tc2_load_scales<KIND>(a, rr[m][h], (ch * CC) >> a.group_shift, !perChunk,
+                                                  sraw[V2 ? u : 0][m][h]);
+                        }
                     }
                 }
             }
@@ -383,6 +468,7 @@ __device__ __forceinline__ void tc_gemv(const TcArgs& a, const T* __restrict__ x
             float part[MT][NT][4];
             float sc[MT][2];
             uint32_t zp[MT][2];
+            uint32_t zh[MT][2];  // variant 2, FP16: -(64 + z) in both halves
             #pragma unroll
             for (int s = 0; s < 4; s++) {
                 // first column of the word w[.][.][s]: segment s, word t (transposed) or segment t, word s (per chunk)
@@ -394,9 +480,17 @@ __device__ __forceinline__ void tc_gemv(const TcArgs& a, const T* __restrict__ x
                         #pragma unroll
                         for (int h = 0; h < 2; h++) {
                             int z = 0;
-                            sc[m][h] = rr[m][h] < rows ? tc_scale<KIND>(a, rr[m][h], gi, z) : 0.0f;
+                            if (V2) {
+                                // group 0 or 1 of the chunk (perChunk: always 0); rows past the end hold zeros
+                                sc[m][h] = tc2_scale<KIND>(a, sraw[V2 ? u : 0][m][h],
+                                                           perChunk ? 0 : (s * SEG) >> a.group_shift, z);
+                            } else {
+                                sc[m][h] = rr[m][h] < rows ? tc_scale<KIND>(a, rr[m][h], gi, z) : 0.0f;
+                            }
                             const uint32_t mz = Tc<T>::kMagic + z;  // bits of magic + z, exact (z <= 15)
                             zp[m][h] = pack16(mz, mz);
+                            const uint32_t nz = 0xD400u + 16u * z;  // FP16 -(64 + z): ulp 1/16 at 64, exact
+                            zh[m][h] = pack16(nz, nz);
                         }
                         #pragma unroll
                         for (int n = 0; n < NT; n++) {
@@ -449,9 +543,18 @@ __device__ __forceinline__ void tc_gemv(const TcArgs& a, const T* __restrict__ x
                         xb[n] = make_uint4(0, 0, 0, 0);
                         if (xv[n]) xb[n] = __ldg(reinterpret_cast<const uint4*>(xr[n] + c));
                     }
+                    if (V2 && KIND == TC_INT4) {
+                        // B pairs (c, c+4), (c+1, c+5), (c+2, c+6), (c+3, c+7), as tc2_int4_pairs orders A
+                        #pragma unroll
+                        for (int n = 0; n < NT; n++) {
+                            const uint4 o = xb[n];
+                            xb[n] = make_uint4(__byte_perm(o.x, o.z, 0x5410), __byte_perm(o.x, o.z, 0x7632),
+                                               __byte_perm(o.y, o.w, 0x5410), __byte_perm(o.y, o.w, 0x7632));
+                        }
+                    }
                     #pragma unroll
                     for (int m = 0; m < MT; m++) {
-                        uint32_t pr[2][4];  // [row half][pair k] = columns (c+2k, c+2k+1)
+                        uint32_t pr[2][4];  // [row half][pair k] = columns (c+2k, c+2k+1); variant 2 INT4: (c+k, c+k+4)
                         uint32_t pl[2][4];  // NF4 low parts
                         #pragma unroll
                         for (int h = 0; h < 2; h++) {
@@ -464,6 +567,8 @@ __device__ __forceinline__ void tc_gemv(const TcArgs& a, const T* __restrict__ x
                                     pr[h][k] = __byte_perm(e0, e1, 0x5410);  // (hi of c+2k, hi of c+2k+1)
                                     pl[h][k] = __byte_perm(e0, e1, 0x7632);  // the lo parts
                                 }
+                            } else if (V2) {
+                                tc2_int4_pairs(v, zp[m][h], zh[m][h], pr[h], T());
                             } else {
                                 const uint32_t hv = v >> 4;
                                 #pragma unroll
@@ -538,15 +643,16 @@ __device__ __forceinline__ void tc_gemv(const TcArgs& a, const T* __restrict__ x
 // once for 32 rows, halving the activation traffic that dominates at batch 16): kTcWarps * 32 threads per block,
 // one block per 16 * NT rows, registers capped so that 4 (n1) or 2 (n2) blocks fit an SM (8192 rows in n1 are 512
 // blocks, one wave on 132 SMs at 4 per SM).
-#define VRAMKIT_GEMV_TC_ENTRY(NAME, T, KIND, NT)                                                              \
+#define VRAMKIT_GEMV_TC_ENTRY_V(NAME, T, KIND, NT, V2)                                                       \
     extern "C" __global__ void __launch_bounds__(kTcWarps * 32, NT == 1 ? 4 : 2)                              \
     NAME(const uint8_t* codes, const void* scales, const uint8_t* zeros, const float* scale2, float dq_offset,  \
          int rows, int cols, int group, int scheme, int flags, const T* x, float* y, int batch,                \
          int group_shift) {                                                                                    \
         TcArgs a{{codes, scales, zeros, scale2, dq_offset, rows, cols, group, scheme, flags}, batch,           \
                  group_shift, cols / group};                                                                   \
-        tc_gemv<T, KIND, NT, NT>(a, x, y);                                                                     \
+        tc_gemv<T, KIND, NT, NT, V2>(a, x, y);                                                                 \
     }
+#define VRAMKIT_GEMV_TC_ENTRY(NAME, T, KIND, NT) VRAMKIT_GEMV_TC_ENTRY_V(NAME, T, KIND, NT, false)
 
 VRAMKIT_GEMV_TC_ENTRY(vramkit_gemv_tc_int4_f16_n1, __half, TC_INT4, 1)
 VRAMKIT_GEMV_TC_ENTRY(vramkit_gemv_tc_int4_f16_n2, __half, TC_INT4, 2)
@@ -560,3 +666,15 @@ VRAMKIT_GEMV_TC_ENTRY(vramkit_gemv_tc_nf4_bf16_n1, __nv_bfloat16, TC_NF4, 1)
 VRAMKIT_GEMV_TC_ENTRY(vramkit_gemv_tc_nf4_bf16_n2, __nv_bfloat16, TC_NF4, 2)
 VRAMKIT_GEMV_TC_ENTRY(vramkit_gemv_tc_int8_bf16_n1, __nv_bfloat16, TC_INT8, 1)
 VRAMKIT_GEMV_TC_ENTRY(vramkit_gemv_tc_int8_bf16_n2, __nv_bfloat16, TC_INT8, 2)
+
+// Variant 2 (vramkit_gemv_tc2_<int4|nf4>_<f16|bf16>_n1: 4-bit with a group of 64 or more, batch 1-8; the launcher
+// runs variant 1 elsewhere, n2 included, where the extra scale registers would spill): the same tiles, with each
+// chunk's scale words (and INT4 zero-points) loaded together with its codes (tc2_load_scales) instead of after them.
+// In variant 1 each group's scale load is issued only once the chunk's codes have arrived and the previous group is
+// done: a second (NF4_B64: up to fifth) dependent memory round trip per chunk pair, in a kernel whose warps make only
+// cols / 1024 such trips in all. INT4 also builds its A pairs with fewer instructions (tc2_int4_pairs).
+#define VRAMKIT_GEMV_TC2_ENTRY(NAME, T, KIND, NT) VRAMKIT_GEMV_TC_ENTRY_V(NAME, T, KIND, NT, true)
+VRAMKIT_GEMV_TC2_ENTRY(vramkit_gemv_tc2_int4_f16_n1, __half, TC_INT4, 1)
+VRAMKIT_GEMV_TC2_ENTRY(vramkit_gemv_tc2_nf4_f16_n1, __half, TC_NF4, 1)
+VRAMKIT_GEMV_TC2_ENTRY(vramkit_gemv_tc2_int4_bf16_n1, __nv_bfloat16, TC_INT4, 1)
+VRAMKIT_GEMV_TC2_ENTRY(vramkit_gemv_tc2_nf4_bf16_n1, __nv_bfloat16, TC_NF4, 1)

@@ -36,7 +36,9 @@ import java.util.function.IntConsumer;
  * <ul>
  *   <li><b>copy</b>: {@code cudaMemcpyAsync} D2D of 1 GiB; bandwidth counts bytes read plus bytes written;</li>
  *   <li><b>gemv</b> ({@link CudaQuantKernels#gemv}): INT4_G128, NF4_B64 and INT8 (per channel) weights at
- *       8192×8192 and 28672×8192, FP16 activations, batch 1, 4 and 16; GB/s of weight bytes (codes and scales) and
+ *       8192×8192 and 28672×8192, FP16 activations, batch 1, 4 and 16, each tensor-core variant
+ *       ({@link CudaQuantKernels.GemvVariant}: tc1 and tc2 for INT4 and NF4 at batch 1 and 4) named in the line;
+ *       GB/s of weight bytes (codes and scales) and
  *       the fraction of the copy bandwidth. Unlike the other sections, each case first launches for 0.3 s (the GPU
  *       idles at a low clock and needs some 100 ms of work to raise it), then times 200 launches with CUDA events
  *       without a synchronize in between, rotating over as many copies of the weights as make 256 MiB (a single
@@ -223,16 +225,24 @@ public final class GpuKernelBench {
                             ws.add(upload(f, rows, cols));
                         }
                         for (int batch : new int[] {1, 4, 16}) {
-                            double[] s = gemvTime(i -> CudaQuantKernels.gemv(ws.get(i % copies), x, batch, y, stream));
-                            double gbps = weightBytes / s[0] / 1e9;
-                            String label = String.format(Locale.ROOT, "vramkit gemv %s [%dx%d, batch %d]", f, rows,
-                                    cols, batch);
-                            print(String.format(Locale.ROOT,
-                                    "%s %.1f us, %.1f GB/s of weight bytes%s (%d copies, %.0f MB rotated; host "
-                                            + "enqueue %.1f us per launch)", label, s[0] * 1e6, gbps, ofCopy(gbps),
-                                    copies, copies * weightBytes / 1e6, s[1] * 1e6));
-                            print(String.format(Locale.ROOT, "SUMMARY %s: %.1f us, %.1f GB/s weights%s", label,
-                                    s[0] * 1e6, gbps, ofCopy(gbps)));
+                            // both tensor-core variants where they differ (4-bit, batch <= 8), named in the label
+                            List<CudaQuantKernels.GemvVariant> variants = f.scheme() == QuantFormat.Scheme.INT8
+                                    || batch > 8 ? List.of(CudaQuantKernels.GemvVariant.TC1)
+                                    : List.of(CudaQuantKernels.GemvVariant.values());
+                            for (CudaQuantKernels.GemvVariant v : variants) {
+                                double[] s = gemvTime(i -> CudaQuantKernels.gemv(ws.get(i % copies), x, DType.FP16,
+                                        batch, y, stream, v));
+                                double gbps = weightBytes / s[0] / 1e9;
+                                // the variant after the bracket, where gpu-check-summary.py's pattern allows it
+                                String label = String.format(Locale.ROOT, "vramkit gemv %s [%dx%d, batch %d] %s", f,
+                                        rows, cols, batch, v.name().toLowerCase(Locale.ROOT));
+                                print(String.format(Locale.ROOT,
+                                        "%s %.1f us, %.1f GB/s of weight bytes%s (%d copies, %.0f MB rotated; host "
+                                                + "enqueue %.1f us per launch)", label, s[0] * 1e6, gbps, ofCopy(gbps),
+                                        copies, copies * weightBytes / 1e6, s[1] * 1e6));
+                                print(String.format(Locale.ROOT, "SUMMARY %s: %.1f us, %.1f GB/s weights%s", label,
+                                        s[0] * 1e6, gbps, ofCopy(gbps)));
+                            }
                         }
                     } finally {
                         ws.forEach(CudaQuantizedTensor::close);

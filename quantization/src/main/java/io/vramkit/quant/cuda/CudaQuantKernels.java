@@ -283,7 +283,45 @@ public final class CudaQuantKernels {
      *                                  not supported
      */
     public static void gemv(CudaQuantizedTensor w, Buffer x, DType xType, int batch, Buffer y, CudaStream stream) {
-        gemv(w, x, xType, batch, y, stream, true);
+        gemv(w, x, xType, batch, y, stream, true, DEFAULT_GEMV_VARIANT);
+    }
+
+    /**
+     * Variants of the tensor-core GEMV kernels for 4-bit weights; both give the same results (FP32 rounding order
+     * aside). {@link #gemv(CudaQuantizedTensor, Buffer, DType, int, Buffer, CudaStream)} runs the one the system
+     * property {@code vramkit.gemv.variant} names ({@code tc1} or {@code tc2}, read once), {@link #TC2} by default
+     * and for any other value.
+     */
+    public enum GemvVariant {
+        /** {@code vramkit_gemv_tc_*}: each scale group's scale is loaded once the chunk's codes have arrived. */
+        TC1,
+        /**
+         * {@code vramkit_gemv_tc2_*_n1}: the scales load together with the codes, and INT4 builds its 16-bit operand
+         * pairs with fewer instructions. Applies to INT4 and NF4 with a group of 64 or more and batch 1 to 8; other
+         * cases run {@link #TC1}. <b>Unverified on a GPU.</b>
+         */
+        TC2
+    }
+
+    /** The variant {@code vramkit.gemv.variant} names, {@link GemvVariant#TC2} by default. */
+    static final GemvVariant DEFAULT_GEMV_VARIANT = gemvVariantProperty();
+
+    private static GemvVariant gemvVariantProperty() {
+        String v = System.getProperty("vramkit.gemv.variant", "tc2");
+        // read in a class initializer, so an unknown value selects the default rather than failing the class
+        return v.trim().equalsIgnoreCase("tc1") ? GemvVariant.TC1 : GemvVariant.TC2;
+    }
+
+    /**
+     * As {@link #gemv(CudaQuantizedTensor, Buffer, DType, int, Buffer, CudaStream)} with the given tensor-core
+     * variant instead of the property's, for benchmarks and tests that compare them in one process.
+     *
+     * @throws IllegalArgumentException as the other overload; {@code variant} null raises NullPointerException
+     */
+    public static void gemv(CudaQuantizedTensor w, Buffer x, DType xType, int batch, Buffer y, CudaStream stream,
+                            GemvVariant variant) {
+        Objects.requireNonNull(variant, "variant");
+        gemv(w, x, xType, batch, y, stream, true, variant);
     }
 
     /**
@@ -292,6 +330,25 @@ public final class CudaQuantKernels {
      */
     static void gemv(CudaQuantizedTensor w, Buffer x, DType xType, int batch, Buffer y, CudaStream stream,
                      boolean allowTensorCores) {
+        gemv(w, x, xType, batch, y, stream, allowTensorCores, DEFAULT_GEMV_VARIANT);
+    }
+
+    /**
+     * The name of the tensor-core kernel {@code gemv} launches for these arguments and variant ({@code tc2} only
+     * where it applies, see {@link GemvVariant#TC2}), given that the tensor-core path applies
+     * ({@code groupShift >= 0}).
+     */
+    static String tensorCoreKernel(QuantFormat f, DType xType, int batch, int groupShift, GemvVariant variant) {
+        boolean int8 = f.scheme() == QuantFormat.Scheme.INT8;
+        boolean n2 = batch > 8;
+        String kind = int8 ? "int8" : f.scheme() == QuantFormat.Scheme.NF4 ? "nf4" : "int4";
+        boolean tc2 = variant == GemvVariant.TC2 && !int8 && !n2 && groupShift >= 6;
+        return (tc2 ? "vramkit_gemv_tc2_" : "vramkit_gemv_tc_") + kind + (xType == DType.FP16 ? "_f16" : "_bf16")
+                + (n2 ? "_n2" : "_n1");
+    }
+
+    static void gemv(CudaQuantizedTensor w, Buffer x, DType xType, int batch, Buffer y, CudaStream stream,
+                     boolean allowTensorCores, GemvVariant variant) {
         Objects.requireNonNull(w, "w");
         Objects.requireNonNull(xType, "xType");
         Objects.requireNonNull(x, "x");
@@ -328,9 +385,7 @@ public final class CudaQuantKernels {
             // one launch for the whole batch: n-tiles of 8 batch columns; one block of 8 warps per 16 rows (n1) or
             // 32 rows (n2)
             boolean n2 = batch > 8;
-            String kind = int8 ? "int8" : f.scheme() == QuantFormat.Scheme.NF4 ? "nf4" : "int4";
-            String name = "vramkit_gemv_tc_" + kind + (xType == DType.FP16 ? "_f16" : "_bf16")
-                    + (n2 ? "_n2" : "_n1");
+            String name = tensorCoreKernel(f, xType, batch, groupShift, variant);
             Object[] args = new Object[t.length + 4];
             System.arraycopy(t, 0, args, 0, t.length);
             args[t.length] = x.address();

@@ -100,10 +100,14 @@ class CudaQuantKernelsGpuTest {
             int unit = Math.max(int8 ? 64 : 128, f.groupSize());
             int rows = 1 + rnd.nextInt(80);
             int cols = unit * (1 + rnd.nextInt(Math.max(1, 1024 / unit)));
-            boolean fast = gemvCases(f, rows, cols, rnd.nextLong(), true, dev);
-            assertTrue(fast, f + " [" + rows + "x" + cols + "] should take the tensor-core path");
+            long seed = rnd.nextLong();
+            // both tensor-core variants (tc2 covers 4-bit with group >= 64 at batch <= 8 and runs tc1 elsewhere)
+            for (CudaQuantKernels.GemvVariant v : CudaQuantKernels.GemvVariant.values()) {
+                boolean fast = gemvCases(f, rows, cols, seed, true, v, dev);
+                assertTrue(fast, f + " [" + rows + "x" + cols + "] should take the tensor-core path");
+            }
             if (f == QuantFormat.INT4_G32 || f == QuantFormat.NF4_B64_DQ || f == QuantFormat.INT8) {
-                gemvCases(f, rows, cols, rnd.nextLong(), false, dev);
+                gemvCases(f, rows, cols, rnd.nextLong(), false, CudaQuantKernels.GemvVariant.TC1, dev);
             }
         }
     }
@@ -120,7 +124,8 @@ class CudaQuantKernelsGpuTest {
                 new Shape(QuantFormat.nf4(32, true), 160), new Shape(QuantFormat.INT8_G32, 96),
                 new Shape(QuantFormat.INT8, 32 * 5), new Shape(QuantFormat.int4(96, true), 384))) {
             int rows = 1 + rnd.nextInt(50);
-            boolean fast = gemvCases(sh.f(), rows, sh.cols(), rnd.nextLong(), true, dev);
+            boolean fast = gemvCases(sh.f(), rows, sh.cols(), rnd.nextLong(), true,
+                    CudaQuantKernels.DEFAULT_GEMV_VARIANT, dev);
             assertFalse(fast, sh + " should fall back to the warp-per-row kernels");
         }
     }
@@ -130,7 +135,7 @@ class CudaQuantKernelsGpuTest {
      * the tensor-core path.
      */
     private static boolean gemvCases(QuantFormat f, int rows, int cols, long seed, boolean allowTensorCores,
-                                     CudaMallocResource dev) {
+                                     CudaQuantKernels.GemvVariant variant, CudaMallocResource dev) {
         float[] w = gaussian(rows * cols, 0.02, seed);
         try (QuantizedTensor q = Quantizer.quantize("w", w, rows, cols, f);
              CudaStream stream = CudaStream.create(0);
@@ -140,7 +145,8 @@ class CudaQuantKernelsGpuTest {
             boolean fast = false;
             for (DType type : List.of(DType.FP16, DType.BF16)) {
                 for (int batch : BATCHES) {
-                    fast = gemvCase(q, d, deq, type, batch, seed + batch, allowTensorCores, dev, stream, arena);
+                    fast = gemvCase(q, d, deq, type, batch, seed + batch, allowTensorCores, variant, dev, stream,
+                            arena);
                 }
             }
             return fast;
@@ -150,7 +156,9 @@ class CudaQuantKernelsGpuTest {
     /** One GEMV against the CPU path on the same 16-bit-rounded activations; the output is poisoned first. */
     private static void gemvCase(QuantizedTensor q, CudaQuantizedTensor d, DType type, int batch,
                                  CudaMallocResource dev, CudaStream stream, Arena arena) {
-        gemvCase(q, d, q.dequantize(), type, batch, batch, true, dev, stream, arena);
+        for (CudaQuantKernels.GemvVariant v : CudaQuantKernels.GemvVariant.values()) {
+            gemvCase(q, d, q.dequantize(), type, batch, batch, true, v, dev, stream, arena);
+        }
     }
 
     /**
@@ -159,8 +167,8 @@ class CudaQuantKernelsGpuTest {
      * order, and NF4's hi/lo 16-bit split on the tensor-core path); returns whether the tensor-core path ran.
      */
     private static boolean gemvCase(QuantizedTensor q, CudaQuantizedTensor d, float[] deq, DType type, int batch,
-                                    long seed, boolean allowTensorCores, CudaMallocResource dev, CudaStream stream,
-                                    Arena arena) {
+                                    long seed, boolean allowTensorCores, CudaQuantKernels.GemvVariant variant,
+                                    CudaMallocResource dev, CudaStream stream, Arena arena) {
         int rows = q.rows();
         int cols = q.cols();
         float[] x = gaussian(batch * cols, 1, seed);
@@ -179,7 +187,9 @@ class CudaQuantKernelsGpuTest {
             fast = allowTensorCores && CudaQuantKernels.tensorCoreGroupShift(d, xb) >= 0;
             stream.copyToDeviceAsync(xh, xb, 0);
             stream.fillAsync(yb, 0, yb.byteSize(), (byte) 0xFF);
-            CudaQuantKernels.gemv(d, xb, type, batch, yb, stream, allowTensorCores);
+            CudaQuantKernels.gemv(d, xb, type, batch, yb, stream, allowTensorCores, variant);
+            String kernel = fast ? CudaQuantKernels.tensorCoreKernel(q.format(), type, batch,
+                    CudaQuantKernels.tensorCoreGroupShift(d, xb), variant) : "warp-per-row";
             MemorySegment yh = arena.allocate(4L * yCpu.length, 64);
             stream.copyToHostAsync(yb, 0, yh);
             stream.synchronize();
@@ -195,7 +205,7 @@ class CudaQuantKernelsGpuTest {
                     int i = b * rows + r;
                     float got = yh.getAtIndex(ValueLayout.JAVA_FLOAT, i);
                     String what = q.format() + " [" + rows + "x" + cols + "] " + type + " batch " + batch
-                            + (fast ? " tensor-core" : " warp-per-row") + " output (" + b + ", " + r + ")";
+                            + " " + kernel + " output (" + b + ", " + r + ")";
                     double tol = 1e-4 * mag + 1e-6;
                     assertEquals(yCpu[i], got, tol, what + " vs CPU");
                     assertEquals(ref, got, tol, what + " vs float64");
