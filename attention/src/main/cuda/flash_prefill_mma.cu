@@ -117,8 +117,41 @@ __device__ __forceinline__ void load_tile(uint32_t tile, const T *__restrict__ b
     }
 }
 
-// D: padded head dimension (64 or 128); MT: m16 tiles per warp; BN: keys per tile.
-template <typename T, int D, int MT, int BN>
+// load_tile for the tuned variants: with THREADS a multiple of D / 8 and THREADS / (D / 8) a multiple of 8, each
+// thread copies one fixed chunk c of rows r, r + RSTEP, ..., whose swizzle (r & 7) is the same for all of them, so a
+// copy is a pointer increment and a predicate instead of an index split and a 64-bit multiply.
+template <typename T, int D, int ROWS, int THREADS>
+__device__ __forceinline__ void load_tile_fast(uint32_t tile, const T *__restrict__ base, long long row0, int valid,
+                                               long long stride, int chunks, int tid) {
+    constexpr int CH = D / 8;
+    constexpr int RSTEP = THREADS / CH;
+    static_assert(THREADS % CH == 0 && RSTEP % 8 == 0 && ROWS % RSTEP == 0, "rows must split into 8-row steps");
+    const int r = tid / CH;
+    const int c = tid % CH;
+    const bool c_in = c < chunks;
+    const uint32_t dst = tile + swz<D>(r, c);
+    const T *src = base + (row0 + r) * stride + c * 8;
+    const long long step = RSTEP * stride;
+#pragma unroll
+    for (int n = 0; n < ROWS / RSTEP; ++n) {
+        const bool in = c_in && r + n * RSTEP < valid;
+        cp_async16(dst + n * RSTEP * D * 2, in ? src : base, in ? 16 : 0);
+        src += step;
+    }
+}
+
+// D: padded head dimension (64 or 128); MT: m16 tiles per warp; BN: keys per tile. V selects the variant:
+//   BASE   two barriers per key tile (prefetch, wait, barrier, compute, barrier), logits scaled by one FMUL each;
+//   TUNED  one barrier per key tile (wait, barrier, prefetch the next tile into the buffer every warp finished with,
+//          compute); scale * log2(e) folded into the exponent's FFMA (the row max is taken on raw logits, so the
+//          host takes this only for scale > 0); O and l rescaled only when some row of the warp saw its max grow
+//          (a warp-uniform vote); the cheaper tile copies of load_tile_fast;
+//   QREG   TUNED with MT = 1 (16 rows per warp, BM = 64 = BN): the warp's Q fragments live in registers, loaded once
+//          from a staging copy in K's second buffer (free until the first prefetch), so shared memory is just the
+//          two K/V buffers, 4 * BN * D * 2 bytes, and three blocks fit an SM.
+enum Variant { BASE, TUNED, QREG };
+
+template <typename T, int D, int MT, int BN, Variant V>
 __device__ __forceinline__ void prefill(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__ v,
                                         T *__restrict__ out, float *__restrict__ lse, const int *__restrict__ cu_q,
                                         const int *__restrict__ cu_k, int total_q, int heads, int kv_heads,
@@ -130,7 +163,9 @@ __device__ __forceinline__ void prefill(const T *__restrict__ q, const T *__rest
     constexpr int DT = D / 8;   // n8 tiles of O
     constexpr int KD = D / 16;  // k16 steps of Q K^T
     constexpr int KN = BN / 16; // k16 steps of P V
+    constexpr bool TUNED_PATH = V != BASE;
     static_assert(D % 64 == 0 && BN % 16 == 0, "D must be a multiple of 64 (swizzle) and BN of 16");
+    static_assert(V != QREG || (MT == 1 && BM == BN), "QREG stages Q (BM rows) in one BN-row K buffer");
     extern __shared__ __align__(128) unsigned char fa2_smem[];
 
     // Blocks are handed out in linear order; query tile index is made the slowest-varying and reversed, so every
@@ -175,7 +210,7 @@ __device__ __forceinline__ void prefill(const T *__restrict__ q, const T *__rest
     const int hi_lin = (int) max(-FAR, min(min(causal ? p0 : FAR, window_right < 0 ? FAR : p0 + window_right), FAR));
 
     float o[MT][DT][4];
-    float m[MT][2];
+    float m[MT][2]; // running max of the row's logits, in log2 units (logit * scale * log2(e))
     float l[MT][2];
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
@@ -189,42 +224,83 @@ __device__ __forceinline__ void prefill(const T *__restrict__ q, const T *__rest
     }
 
     if (n_tiles > 0) {
-        T *sQ = reinterpret_cast<T *>(fa2_smem);
-        T *sK = sQ + BM * D;        // [2][BN][D]
-        T *sV = sK + 2 * BN * D;    // [2][BN][D]
-        const uint32_t aQ = smem_addr(sQ);
-        const uint32_t aK = smem_addr(sK);
-        const uint32_t aV = smem_addr(sV);
         constexpr uint32_t KV_BYTES = BN * D * 2;
+        const uint32_t base_addr = smem_addr(fa2_smem);
+        // BASE/TUNED: [Q: BM x D][K: 2 x BN x D][V: 2 x BN x D]; QREG: [K: 2][V: 2], Q staged in K's buffer 1.
+        const uint32_t aK = base_addr + (V == QREG ? 0u : (uint32_t) (BM * D * 2));
+        const uint32_t aV = aK + 2 * KV_BYTES;
+        const uint32_t aQ = V == QREG ? aK + KV_BYTES : base_addr;
         const T *kh = k + (long long) kvh * head_dim;
         const T *vh = v + (long long) kvh * head_dim;
-
-        load_tile<T, D, BM, THREADS>(aQ, q + (long long) h * head_dim, qs + r0, rows, q_stride, chunks, tid);
-        {
-            const int k0 = kt_first * BN;
-            load_tile<T, D, BN, THREADS>(aK, kh, ks + k0, lk - k0, kv_stride, chunks, tid);
-            load_tile<T, D, BN, THREADS>(aV, vh, ks + k0, lk - k0, kv_stride, chunks, tid);
-        }
-        cp_async_commit();
 
         // ldmatrix lane addressing: lane supplies row (lane & 7) of matrix (lane >> 3).
         const int lrow = lane & 7;
         const int mat = lane >> 3;
         const float scale_log2 = scale * LOG2E;
 
+        {
+            const int k0 = kt_first * BN;
+            if constexpr (TUNED_PATH) {
+                load_tile_fast<T, D, BM, THREADS>(aQ, q + (long long) h * head_dim, qs + r0, rows, q_stride, chunks,
+                                                  tid);
+                load_tile_fast<T, D, BN, THREADS>(aK, kh, ks + k0, lk - k0, kv_stride, chunks, tid);
+                load_tile_fast<T, D, BN, THREADS>(aV, vh, ks + k0, lk - k0, kv_stride, chunks, tid);
+            } else {
+                load_tile<T, D, BM, THREADS>(aQ, q + (long long) h * head_dim, qs + r0, rows, q_stride, chunks, tid);
+                load_tile<T, D, BN, THREADS>(aK, kh, ks + k0, lk - k0, kv_stride, chunks, tid);
+                load_tile<T, D, BN, THREADS>(aV, vh, ks + k0, lk - k0, kv_stride, chunks, tid);
+            }
+        }
+        cp_async_commit();
+
+        // QREG: the warp's Q fragments for every k16 step, read once. The first iteration's barrier (after this
+        // read in every warp) comes before the prefetch that overwrites the staging buffer.
+        uint32_t qf[V == QREG ? KD : 1][4];
+        if constexpr (V == QREG) {
+            cp_async_wait<0>();
+            __syncthreads();
+#pragma unroll
+            for (int kk = 0; kk < KD; ++kk) {
+                const int r = warp * 16 + lrow + (mat & 1) * 8;
+                ldsm_x4(aQ + swz<D>(r, kk * 2 + (mat >> 1)), qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3]);
+            }
+        }
+
         for (int it = 0; it < n_tiles; ++it) {
             const int buf = it & 1;
             const int k0 = (kt_first + it) * BN;
-            if (it + 1 < n_tiles) {
-                const int k1 = k0 + BN;
-                load_tile<T, D, BN, THREADS>(aK + (buf ^ 1) * KV_BYTES, kh, ks + k1, lk - k1, kv_stride, chunks,
-                                             tid);
-                load_tile<T, D, BN, THREADS>(aV + (buf ^ 1) * KV_BYTES, vh, ks + k1, lk - k1, kv_stride, chunks,
-                                             tid);
+            if constexpr (TUNED_PATH) {
+                // Tile it (issued one iteration ago) has landed for every thread, and every warp is done with
+                // buffer buf ^ 1 (read in iteration it - 1), so the next tile may stream into it.
+                cp_async_wait<0>();
+                __syncthreads();
+                if (it + 1 < n_tiles) {
+                    const int k1 = k0 + BN;
+                    if constexpr (true) {
+                        load_tile_fast<T, D, BN, THREADS>(aK + (buf ^ 1) * KV_BYTES, kh, ks + k1, lk - k1,
+                                                          kv_stride, chunks, tid);
+                        load_tile_fast<T, D, BN, THREADS>(aV + (buf ^ 1) * KV_BYTES, vh, ks + k1, lk - k1,
+                                                          kv_stride, chunks, tid);
+                    } else {
+                        load_tile<T, D, BN, THREADS>(aK + (buf ^ 1) * KV_BYTES, kh, ks + k1, lk - k1, kv_stride,
+                                                     chunks, tid);
+                        load_tile<T, D, BN, THREADS>(aV + (buf ^ 1) * KV_BYTES, vh, ks + k1, lk - k1, kv_stride,
+                                                     chunks, tid);
+                    }
+                }
+                cp_async_commit();
+            } else {
+                if (it + 1 < n_tiles) {
+                    const int k1 = k0 + BN;
+                    load_tile<T, D, BN, THREADS>(aK + (buf ^ 1) * KV_BYTES, kh, ks + k1, lk - k1, kv_stride, chunks,
+                                                 tid);
+                    load_tile<T, D, BN, THREADS>(aV + (buf ^ 1) * KV_BYTES, vh, ks + k1, lk - k1, kv_stride, chunks,
+                                                 tid);
+                }
+                cp_async_commit();
+                cp_async_wait<1>();
+                __syncthreads();
             }
-            cp_async_commit();
-            cp_async_wait<1>();
-            __syncthreads();
 
             const uint32_t tK = aK + buf * KV_BYTES;
             const uint32_t tV = aV + buf * KV_BYTES;
@@ -244,9 +320,14 @@ __device__ __forceinline__ void prefill(const T *__restrict__ q, const T *__rest
                 uint32_t a[MT][4];
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt) {
-                    // matrices: (rows 0-7, k 0-7), (rows 8-15, k 0-7), (rows 0-7, k 8-15), (rows 8-15, k 8-15)
-                    const int r = warp * 16 * MT + mt * 16 + lrow + (mat & 1) * 8;
-                    ldsm_x4(aQ + swz<D>(r, kk * 2 + (mat >> 1)), a[mt][0], a[mt][1], a[mt][2], a[mt][3]);
+                    if constexpr (V == QREG) {
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) a[mt][e] = qf[kk][e];
+                    } else {
+                        // matrices: (rows 0-7, k 0-7), (rows 8-15, k 0-7), (rows 0-7, k 8-15), (rows 8-15, k 8-15)
+                        const int r = warp * 16 * MT + mt * 16 + lrow + (mat & 1) * 8;
+                        ldsm_x4(aQ + swz<D>(r, kk * 2 + (mat >> 1)), a[mt][0], a[mt][1], a[mt][2], a[mt][3]);
+                    }
                 }
 #pragma unroll
                 for (int j = 0; j < NT; j += 2) {
@@ -261,15 +342,18 @@ __device__ __forceinline__ void prefill(const T *__restrict__ q, const T *__rest
                 }
             }
 
-            // Logits in log2 units; the mask only where some element of the tile may be hidden from some row.
+            // BASE: logits in log2 units here; TUNED: raw logits, scaled inside the exponent.
+            if constexpr (!TUNED_PATH) {
 #pragma unroll
-            for (int mt = 0; mt < MT; ++mt) {
+                for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
-                for (int j = 0; j < NT; ++j) {
+                    for (int j = 0; j < NT; ++j) {
 #pragma unroll
-                    for (int e = 0; e < 4; ++e) s[mt][j][e] *= scale_log2;
+                        for (int e = 0; e < 4; ++e) s[mt][j][e] *= scale_log2;
+                    }
                 }
             }
+            // The mask only where some element of the tile may be hidden from some row.
             if (!(k0 >= lo_all && k0 + BN - 1 <= hi_all)) {
                 const int lo_t = lo_lin - k0;
                 const int hi_t = hi_lin - k0;
@@ -288,35 +372,93 @@ __device__ __forceinline__ void prefill(const T *__restrict__ q, const T *__rest
                 }
             }
 
-            // Online softmax per row; each row's 4 lanes hold 2 * NT of its BN columns.
+            if constexpr (TUNED_PATH) {
+                // Online softmax per row; each row's 4 lanes hold 2 * NT of its BN columns. With scale > 0 the max
+                // of the scaled logits is the scaled max of the raw ones, and p = 2^(s * scale_log2 - max) is one
+                // FFMA and one ex2.
+                float alpha[MT][2];
+                bool grew = false;
 #pragma unroll
-            for (int mt = 0; mt < MT; ++mt) {
+                for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
-                for (int i = 0; i < 2; ++i) {
-                    float mx = m[mt][i];
+                    for (int i = 0; i < 2; ++i) {
+                        float mx = -INFINITY;
 #pragma unroll
-                    for (int j = 0; j < NT; ++j) mx = fmaxf(mx, fmaxf(s[mt][j][2 * i], s[mt][j][2 * i + 1]));
-                    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                    // A row with nothing visible yet keeps m = -inf; subtracting 0 then gives p = 0, alpha = 0.
-                    const float base = mx == -INFINITY ? 0.f : mx;
-                    const float alpha = fast_exp2(m[mt][i] - base);
-                    m[mt][i] = mx;
-                    float sum = 0.f;
-#pragma unroll
-                    for (int j = 0; j < NT; ++j) {
-                        const float p0 = fast_exp2(s[mt][j][2 * i] - base);
-                        const float p1 = fast_exp2(s[mt][j][2 * i + 1] - base);
-                        s[mt][j][2 * i] = p0;
-                        s[mt][j][2 * i + 1] = p1;
-                        sum += p0 + p1;
+                        for (int j = 0; j < NT; ++j) mx = fmaxf(mx, fmaxf(s[mt][j][2 * i], s[mt][j][2 * i + 1]));
+                        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                        const float m_new = fmaxf(m[mt][i], mx * scale_log2); // -inf * (> 0) stays -inf
+                        grew |= m_new > m[mt][i];
+                        // A row with nothing visible yet keeps m = -inf; subtracting 0 then gives p = 0.
+                        alpha[mt][i] = fast_exp2(m[mt][i] - (m_new == -INFINITY ? 0.f : m_new));
+                        m[mt][i] = m_new;
                     }
-                    // l holds this lane's partial sum; the quad's partials are added once at the end.
-                    l[mt][i] = l[mt][i] * alpha + sum;
+                }
+                // Rescale only when some row of the warp has a larger max (alpha = 1 for the others, and a row
+                // whose max stays -inf has O = 0, l = 0): after the first few key tiles this is rare.
+                if (__any_sync(0xffffffffu, grew)) {
 #pragma unroll
-                    for (int j = 0; j < DT; ++j) {
-                        o[mt][j][2 * i] *= alpha;
-                        o[mt][j][2 * i + 1] *= alpha;
+                    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+                        for (int i = 0; i < 2; ++i) {
+                            l[mt][i] *= alpha[mt][i];
+#pragma unroll
+                            for (int j = 0; j < DT; ++j) {
+                                o[mt][j][2 * i] *= alpha[mt][i];
+                                o[mt][j][2 * i + 1] *= alpha[mt][i];
+                            }
+                        }
+                    }
+                }
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+                    for (int i = 0; i < 2; ++i) {
+                        const float base = m[mt][i] == -INFINITY ? 0.f : m[mt][i];
+                        float sum = 0.f;
+#pragma unroll
+                        for (int j = 0; j < NT; ++j) {
+                            const float p0 = fast_exp2(fmaf(s[mt][j][2 * i], scale_log2, -base));
+                            const float p1 = fast_exp2(fmaf(s[mt][j][2 * i + 1], scale_log2, -base));
+                            s[mt][j][2 * i] = p0;
+                            s[mt][j][2 * i + 1] = p1;
+                            sum += p0 + p1;
+                        }
+                        // l holds this lane's partial sum; the quad's partials are added once at the end.
+                        l[mt][i] += sum;
+                    }
+                }
+            } else {
+                // Online softmax per row; each row's 4 lanes hold 2 * NT of its BN columns.
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+                    for (int i = 0; i < 2; ++i) {
+                        float mx = m[mt][i];
+#pragma unroll
+                        for (int j = 0; j < NT; ++j) mx = fmaxf(mx, fmaxf(s[mt][j][2 * i], s[mt][j][2 * i + 1]));
+                        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                        // A row with nothing visible yet keeps m = -inf; subtracting 0 then gives p = 0, alpha = 0.
+                        const float base = mx == -INFINITY ? 0.f : mx;
+                        const float alpha = fast_exp2(m[mt][i] - base);
+                        m[mt][i] = mx;
+                        float sum = 0.f;
+#pragma unroll
+                        for (int j = 0; j < NT; ++j) {
+                            const float p0 = fast_exp2(s[mt][j][2 * i] - base);
+                            const float p1 = fast_exp2(s[mt][j][2 * i + 1] - base);
+                            s[mt][j][2 * i] = p0;
+                            s[mt][j][2 * i + 1] = p1;
+                            sum += p0 + p1;
+                        }
+                        // l holds this lane's partial sum; the quad's partials are added once at the end.
+                        l[mt][i] = l[mt][i] * alpha + sum;
+#pragma unroll
+                        for (int j = 0; j < DT; ++j) {
+                            o[mt][j][2 * i] *= alpha;
+                            o[mt][j][2 * i + 1] *= alpha;
+                        }
                     }
                 }
             }
@@ -345,8 +487,9 @@ __device__ __forceinline__ void prefill(const T *__restrict__ q, const T *__rest
                     }
                 }
             }
-            // Every warp is done with buffer `buf` before the next iteration refills it.
-            __syncthreads();
+            // BASE: every warp is done with buffer `buf` before the next iteration refills it (TUNED: the next
+            // iteration's barrier, before its prefetch, does this).
+            if constexpr (!TUNED_PATH) __syncthreads();
         }
         cp_async_wait<0>();
     }
@@ -382,10 +525,15 @@ __device__ __forceinline__ void prefill(const T *__restrict__ q, const T *__rest
 
 }  // namespace vramkit_fa2
 
-// Entry points, one line each for scripts/build-kernels' manifest: vramkit_fa2_prefill_<type>_d<D> takes head_dim a
-// multiple of 8 with head_dim <= D (the host picks D = 64 up to 64, else 128); 4 warps of 2 m16 tiles each, so
-// BM = 128 query rows and grid.x = ceil(max Lq / 128); BN = 64 keys per tile; dynamic shared memory
-// (BM + 4 * BN) * D * 2 bytes: 48 KiB for D = 64, 96 KiB for D = 128 (the host opts in above 48 KiB).
+// Entry points, one line each for scripts/build-kernels' manifest, per variant (the host's vramkit.prefill.variant),
+// type and padded head dimension D (head_dim a multiple of 8 with head_dim <= D; the host picks D = 64 up to 64,
+// else 128); 128 threads, BN = 64 keys per tile:
+//   vramkit_fa2_prefill_<type>_d<D>   BASE:  4 warps of 2 m16 tiles, BM = 128, grid.x = ceil(max Lq / 128), dynamic
+//                                     shared memory (BM + 4 * BN) * D * 2 bytes: 48 KiB (D = 64), 96 KiB (D = 128);
+//   vramkit_fa2t_prefill_<type>_d<D>  TUNED: the same tiles and shared memory; the host takes it only for scale > 0;
+//   vramkit_fa2q_prefill_<type>_d<D>  QREG:  4 warps of 1 m16 tile, BM = 64, grid.x = ceil(max Lq / 64), dynamic
+//                                     shared memory 4 * BN * D * 2 bytes: 32 KiB (D = 64), 64 KiB (D = 128), at most
+//                                     168 registers so three blocks fit an SM; scale > 0 only, as TUNED.
 #define VRAMKIT_FA2_ARGS(T) const T *q, const T *k, const T *v, T *out, float *lse, const int *cu_q, \
         const int *cu_k, int total_q, int heads, int kv_heads, int head_dim, float scale, int causal, \
         int window_left, int window_right
@@ -393,17 +541,49 @@ __device__ __forceinline__ void prefill(const T *__restrict__ q, const T *__rest
         window_left, window_right
 
 extern "C" __global__ void __launch_bounds__(128) vramkit_fa2_prefill_bf16_d64(VRAMKIT_FA2_ARGS(__nv_bfloat16)) {
-    vramkit_fa2::prefill<__nv_bfloat16, 64, 2, 64>(VRAMKIT_FA2_CALL);
+    vramkit_fa2::prefill<__nv_bfloat16, 64, 2, 64, vramkit_fa2::BASE>(VRAMKIT_FA2_CALL);
 }
 
 extern "C" __global__ void __launch_bounds__(128) vramkit_fa2_prefill_bf16_d128(VRAMKIT_FA2_ARGS(__nv_bfloat16)) {
-    vramkit_fa2::prefill<__nv_bfloat16, 128, 2, 64>(VRAMKIT_FA2_CALL);
+    vramkit_fa2::prefill<__nv_bfloat16, 128, 2, 64, vramkit_fa2::BASE>(VRAMKIT_FA2_CALL);
 }
 
 extern "C" __global__ void __launch_bounds__(128) vramkit_fa2_prefill_f16_d64(VRAMKIT_FA2_ARGS(__half)) {
-    vramkit_fa2::prefill<__half, 64, 2, 64>(VRAMKIT_FA2_CALL);
+    vramkit_fa2::prefill<__half, 64, 2, 64, vramkit_fa2::BASE>(VRAMKIT_FA2_CALL);
 }
 
 extern "C" __global__ void __launch_bounds__(128) vramkit_fa2_prefill_f16_d128(VRAMKIT_FA2_ARGS(__half)) {
-    vramkit_fa2::prefill<__half, 128, 2, 64>(VRAMKIT_FA2_CALL);
+    vramkit_fa2::prefill<__half, 128, 2, 64, vramkit_fa2::BASE>(VRAMKIT_FA2_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_fa2t_prefill_bf16_d64(VRAMKIT_FA2_ARGS(__nv_bfloat16)) {
+    vramkit_fa2::prefill<__nv_bfloat16, 64, 2, 64, vramkit_fa2::TUNED>(VRAMKIT_FA2_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_fa2t_prefill_bf16_d128(VRAMKIT_FA2_ARGS(__nv_bfloat16)) {
+    vramkit_fa2::prefill<__nv_bfloat16, 128, 2, 64, vramkit_fa2::TUNED>(VRAMKIT_FA2_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_fa2t_prefill_f16_d64(VRAMKIT_FA2_ARGS(__half)) {
+    vramkit_fa2::prefill<__half, 64, 2, 64, vramkit_fa2::TUNED>(VRAMKIT_FA2_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128) vramkit_fa2t_prefill_f16_d128(VRAMKIT_FA2_ARGS(__half)) {
+    vramkit_fa2::prefill<__half, 128, 2, 64, vramkit_fa2::TUNED>(VRAMKIT_FA2_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 3) vramkit_fa2q_prefill_bf16_d64(VRAMKIT_FA2_ARGS(__nv_bfloat16)) {
+    vramkit_fa2::prefill<__nv_bfloat16, 64, 1, 64, vramkit_fa2::QREG>(VRAMKIT_FA2_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 3) vramkit_fa2q_prefill_bf16_d128(VRAMKIT_FA2_ARGS(__nv_bfloat16)) {
+    vramkit_fa2::prefill<__nv_bfloat16, 128, 1, 64, vramkit_fa2::QREG>(VRAMKIT_FA2_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 3) vramkit_fa2q_prefill_f16_d64(VRAMKIT_FA2_ARGS(__half)) {
+    vramkit_fa2::prefill<__half, 64, 1, 64, vramkit_fa2::QREG>(VRAMKIT_FA2_CALL);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 3) vramkit_fa2q_prefill_f16_d128(VRAMKIT_FA2_ARGS(__half)) {
+    vramkit_fa2::prefill<__half, 128, 1, 64, vramkit_fa2::QREG>(VRAMKIT_FA2_CALL);
 }

@@ -46,15 +46,29 @@ public final class CudaAttention implements AutoCloseable {
     /** Waves of decode blocks that {@link #suggestedSplitTokens} aims for, so the last one's tail stays short. */
     public static final int DECODE_WAVES = 4;
 
+    /**
+     * The mma.sync prefill kernel variants ({@code flash_prefill_mma.cu}): {@code base} (4 warps of 32 query rows, two
+     * barriers per key tile), {@code tuned} (the same tiles, one barrier per key tile, the softmax scale folded into
+     * the exponent, O rescaled only when a row's max grew) and {@code rows16} (4 warps of 16 query rows with Q in
+     * registers and 64 KiB of shared memory at head dimension 128, so three blocks fit an SM; the tuned softmax).
+     * The last two need a positive scale; other calls take {@code base}.
+     */
+    public static final java.util.List<String> PREFILL_VARIANTS = java.util.List.of("base", "tuned", "rows16");
+    /** The variant {@link #load(int)} picks: {@code -Dvramkit.prefill.variant=base|tuned|rows16}, default rows16. */
+    public static final String DEFAULT_PREFILL_VARIANT = System.getProperty("vramkit.prefill.variant", "rows16");
+
     private final KernelModule module;
     private final int deviceOrdinal;
+    /** One of {@link #PREFILL_VARIANTS}. */
+    private final String prefillVariant;
     /** The device's opt-in dynamic shared-memory limit per block, in bytes. */
     private final int sharedOptInBytes;
     /** Stream-ordered memory for block-mask tables, made on first use. */
     private CudaAsyncResource maskMemory;
 
-    private CudaAttention(KernelModule module, int deviceOrdinal, int sharedOptInBytes) {
+    private CudaAttention(KernelModule module, int deviceOrdinal, int sharedOptInBytes, String prefillVariant) {
         this.module = module;
+        this.prefillVariant = prefillVariant;
         this.deviceOrdinal = deviceOrdinal;
         this.sharedOptInBytes = sharedOptInBytes;
     }
@@ -66,10 +80,28 @@ public final class CudaAttention implements AutoCloseable {
      * @throws io.vramkit.cuda.CudaException             when the driver fails
      */
     public static CudaAttention load(int deviceOrdinal) {
+        return load(deviceOrdinal, DEFAULT_PREFILL_VARIANT);
+    }
+
+    /**
+     * Loads the kernels on a device, with {@link #flashPrefill} taking the given mma.sync kernel variant where it
+     * applies (benchmarks and tests compare them).
+     *
+     * @param prefillVariant one of {@link #PREFILL_VARIANTS}
+     * @throws IllegalArgumentException                  naming prefillVariant when it is not one of them
+     * @throws io.vramkit.cuda.KernelUnavailableException when the build had no nvcc or the GPU is not supported
+     * @throws io.vramkit.cuda.CudaException             when the driver fails
+     */
+    public static CudaAttention load(int deviceOrdinal, String prefillVariant) {
+        if (!PREFILL_VARIANTS.contains(prefillVariant)) {
+            throw new IllegalArgumentException("prefillVariant must be one of " + PREFILL_VARIANTS + ", got "
+                    + prefillVariant);
+        }
         KernelModule module = KernelModule.load(deviceOrdinal, CudaAttention.class, "attention");
         try {
             return new CudaAttention(module, deviceOrdinal,
-                    io.vramkit.cuda.CudaDevice.get(deviceOrdinal).maxSharedMemoryPerBlockOptInBytes());
+                    io.vramkit.cuda.CudaDevice.get(deviceOrdinal).maxSharedMemoryPerBlockOptInBytes(),
+                    prefillVariant);
         } catch (RuntimeException e) {
             module.close();
             throw e;
@@ -85,7 +117,7 @@ public final class CudaAttention implements AutoCloseable {
                 + ((long) rows * keys + rows * dPad + 3L * rows) * 4;
     }
 
-    /** Query rows of a block of the mma.sync prefill kernel. */
+    /** Query rows of a block of the mma.sync prefill kernel (base, tuned; rows16 takes half). */
     private static final int MMA_ROWS = 128;
     /** Keys per tile of the mma.sync prefill kernel. */
     private static final int MMA_KEYS = 64;
@@ -97,6 +129,19 @@ public final class CudaAttention implements AutoCloseable {
      */
     public static long mmaPrefillSharedBytes(int headDim) {
         return (long) (MMA_ROWS + 4 * MMA_KEYS) * mmaPaddedHeadDim(headDim) * 2;
+    }
+
+    /** The kernel name prefix, rows per block and shared bytes of the variant a call takes (base for scale <= 0). */
+    private record MmaLaunch(String prefix, int rows, long sharedBytes) { }
+
+    private MmaLaunch mmaLaunch(int headDim, float scale) {
+        String v = scale > 0f ? prefillVariant : "base";
+        return switch (v) {
+            case "tuned" -> new MmaLaunch("vramkit_fa2t_prefill_", MMA_ROWS, mmaPrefillSharedBytes(headDim));
+            case "rows16" -> new MmaLaunch("vramkit_fa2q_prefill_", MMA_ROWS / 2,
+                    4L * MMA_KEYS * mmaPaddedHeadDim(headDim) * 2);
+            default -> new MmaLaunch("vramkit_fa2_prefill_", MMA_ROWS, mmaPrefillSharedBytes(headDim));
+        };
     }
 
     /**
@@ -120,7 +165,9 @@ public final class CudaAttention implements AutoCloseable {
      * and its {@link #mmaPrefillSharedBytes shared memory} fits the device's opt-in limit per block. Other calls take
      * the WMMA kernel ({@code flash_prefill.cu}): its 64-row variant when its shared memory fits that limit
      * ({@code KernelFunction} opts in above {@link #DEFAULT_SHARED_LIMIT}), else the 16-row one.
-     * <b>Unverified:</b> the mma.sync kernel has been compiled (0 spills on sm_80..sm_90) but not yet run on a GPU.
+     * The mma.sync kernel is the {@link #PREFILL_VARIANTS variant} this instance was loaded with (base for a scale
+     * <= 0). <b>Unverified:</b> base has passed the {@code gpu} tests on an H200; the tuned and rows16 variants have
+     * been compiled (rows16: 0 spills on sm_90) but not yet run on a GPU.
      *
      * <p>A {@link BlockMask} in {@code params} is honoured as on the CPU: key tiles with no allowed pair are
      * skipped, and elements of disallowed pairs are masked. To check, as the CPU does, that the mask covers the
@@ -161,13 +208,15 @@ public final class CudaAttention implements AutoCloseable {
         if (maxSeqlenQ == 0) {
             return;
         }
-        if (allowMma && mmaPrefillCovers(headDim, p) && mmaPrefillSharedBytes(headDim) <= sharedOptInBytes
+        float scale = p.scaleFor(headDim);
+        MmaLaunch mma = mmaLaunch(headDim, scale);
+        if (allowMma && mmaPrefillCovers(headDim, p) && mma.sharedBytes() <= sharedOptInBytes
                 && aligned16(q, k, v, out) && positionsFit(q, heads, headDim) && positionsFit(k, kvHeads, headDim)
-                && ((long) maxSeqlenQ + MMA_ROWS - 1) / MMA_ROWS * heads * batch < Integer.MAX_VALUE) {
-            module.function("vramkit_fa2_prefill_" + suffix + "_d" + mmaPaddedHeadDim(headDim)).launch(
-                    new Dim3((maxSeqlenQ + MMA_ROWS - 1) / MMA_ROWS, heads, batch), Dim3.of(128),
-                    (int) mmaPrefillSharedBytes(headDim), stream, q, k, v, out, orNull(lse), cuSeqlensQ,
-                    cuSeqlensK, totalQ, heads, kvHeads, headDim, p.scaleFor(headDim), p.causal() ? 1 : 0,
+                && ((long) maxSeqlenQ + mma.rows() - 1) / mma.rows() * heads * batch < Integer.MAX_VALUE) {
+            module.function(mma.prefix() + suffix + "_d" + mmaPaddedHeadDim(headDim)).launch(
+                    new Dim3((maxSeqlenQ + mma.rows() - 1) / mma.rows(), heads, batch), Dim3.of(128),
+                    (int) mma.sharedBytes(), stream, q, k, v, out, orNull(lse), cuSeqlensQ,
+                    cuSeqlensK, totalQ, heads, kvHeads, headDim, scale, p.causal() ? 1 : 0,
                     p.windowLeft(), p.windowRight());
             return;
         }

@@ -216,7 +216,6 @@ class CudaAttentionGpuTest {
     @Test
     void mmaPrefillMatchesTheCpuPathOnEveryOption() {
         assumeGpu();
-        Random rnd = new Random(11);
         // lengths 1, 63, 0, 130, 257 (not multiples of the 64-key or 128-row tiles), Lq = Lk, GQA
         int[] same = {0, 1, 64, 64, 194, 451};
         // Lq != Lk both ways (a causal query row of the second sequence sees no key), MQA
@@ -230,21 +229,31 @@ class CudaAttentionGpuTest {
                 AttentionParams.builder().causal(true).window(37, 0).build(),
                 AttentionParams.builder().window(20, 5).scale(0.07f).build(),
         };
+        for (String variant : CudaAttention.PREFILL_VARIANTS) {
+            mmaPrefillMatchesTheCpuPathOnEveryOption(variant, same, cuQ, cuK, longSeq, options);
+        }
+    }
+
+    private static void mmaPrefillMatchesTheCpuPathOnEveryOption(String variant, int[] same, int[] cuQ, int[] cuK,
+                                                                 int[] longSeq, AttentionParams[] options) {
+        Random rnd = new Random(11);
         try (Arena arena = Arena.ofShared(); CudaMallocResource dev = new CudaMallocResource(0);
-             CudaStream stream = CudaStream.create(0); CudaAttention gpu = CudaAttention.load(0)) {
+             CudaStream stream = CudaStream.create(0); CudaAttention gpu = CudaAttention.load(0, variant)) {
             for (DType type : new DType[] {DType.BF16, DType.FP16}) {
                 for (int d : new int[] {64, 128, 40, 96}) {
                     // padded head dimensions (40 -> 64, 96 -> 128) on two of the options
                     for (AttentionParams p : d == 40 || d == 96 ? new AttentionParams[] {options[1], options[3]}
                             : options) {
                         assertTrue(CudaAttention.mmaPrefillCovers(d, p), "covers d=" + d + " " + p);
-                        checkPrefill(gpu, dev, stream, arena, rnd, type, same, same, 8, 2, d, p, "varlen");
-                        checkPrefill(gpu, dev, stream, arena, rnd, type, cuQ, cuK, 4, 1, d, p, "Lq != Lk");
+                        checkPrefill(gpu, dev, stream, arena, rnd, type, same, same, 8, 2, d, p, variant + " varlen");
+                        checkPrefill(gpu, dev, stream, arena, rnd, type, cuQ, cuK, 4, 1, d, p, variant + " Lq != Lk");
                     }
                 }
                 for (int d : new int[] {64, 128}) {
-                    checkPrefill(gpu, dev, stream, arena, rnd, type, longSeq, longSeq, 2, 1, d, options[0], "long");
-                    checkPrefill(gpu, dev, stream, arena, rnd, type, longSeq, longSeq, 2, 1, d, options[1], "long");
+                    checkPrefill(gpu, dev, stream, arena, rnd, type, longSeq, longSeq, 2, 1, d, options[0],
+                            variant + " long");
+                    checkPrefill(gpu, dev, stream, arena, rnd, type, longSeq, longSeq, 2, 1, d, options[1],
+                            variant + " long");
                 }
             }
         }

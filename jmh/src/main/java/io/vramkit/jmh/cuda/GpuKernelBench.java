@@ -51,7 +51,8 @@ import java.util.function.IntConsumer;
  *       as {@code 2 m n k} and the ratio to the cuBLAS FP16 time (issue 9's target: within 1.3×);</li>
  *   <li><b>prefill</b> ({@link CudaAttention#flashPrefill}): BF16, causal, 32 query heads, 8 KV heads, head
  *       dimension 128, batch 1, 4 and 8, sequence 1k, 4k and 16k; TFLOP/s counted as {@code 4 B H S^2 D / 2}
- *       (causal halves the work), the count {@code scripts/gpu-check-torch-sdpa.py} uses; then one 32k-token
+ *       (causal halves the work), the count {@code scripts/gpu-check-torch-sdpa.py} uses; then every mma.sync
+ *       kernel variant ({@code vramkit.prefill.variant}) on b=1 and 4, s=4k and 16k, one line each; then one 32k-token
  *       prefill with every buffer allocated through a {@link StatisticsResource}: its peak against the inputs and
  *       outputs (q, k, v, out, logsumexp), and the device's free memory before and after (any allocation the
  *       launcher made on its own would show there);</li>
@@ -450,6 +451,37 @@ public final class GpuKernelBench {
                         print(String.format(Locale.ROOT, "%s %.2f ms, %.1f TFLOP/s", label, s * 1e3,
                                 flops / s / 1e12));
                         print(String.format(Locale.ROOT, "SUMMARY %s: %.1f TFLOP/s", label, flops / s / 1e12));
+                    }
+                }
+            }
+        }
+        prefillVariants();
+    }
+
+    /**
+     * Every mma.sync prefill variant ({@link CudaAttention#PREFILL_VARIANTS}) on the b=1 and b=4, s=4k and 16k
+     * shapes, in this run, one SUMMARY line each with the variant's name (the summary adds its % of SDPA).
+     */
+    private void prefillVariants() {
+        AttentionParams causal = AttentionParams.builder().causal(true).build();
+        for (String variant : CudaAttention.PREFILL_VARIANTS) {
+            try (CudaAttention attention = CudaAttention.load(0, variant)) {
+                for (int batch : new int[] {1, 4}) {
+                    for (int seq : new int[] {4096, 16384}) {
+                        long tokens = (long) batch * seq;
+                        long qBytes = tokens * HEADS * HEAD_DIM * 2;
+                        long kvBytes = tokens * KV_HEADS * HEAD_DIM * 2;
+                        try (Buffer q = alloc(qBytes, (byte) 0x3c); Buffer k = alloc(kvBytes, (byte) 0x3c);
+                             Buffer v = alloc(kvBytes, (byte) 0x3c); Buffer o = alloc(qBytes, (byte) 0);
+                             Buffer cu = seqlens(batch, seq)) {
+                            double s = time(() -> attention.flashPrefill(q, k, v, o, null, cu, cu, batch, seq,
+                                    (int) tokens, HEADS, KV_HEADS, HEAD_DIM, DType.BF16, causal, stream));
+                            double flops = 4.0 * batch * HEADS * (double) seq * seq * HEAD_DIM / 2;
+                            print(String.format(Locale.ROOT, "SUMMARY vramkit prefill variant %s%s BF16 causal "
+                                    + "[b=%d, s=%d, h=%d/%d, d=%d]: %.2f ms, %.1f TFLOP/s", variant,
+                                    variant.equals(CudaAttention.DEFAULT_PREFILL_VARIANT) ? " (default)" : "",
+                                    batch, seq, HEADS, KV_HEADS, HEAD_DIM, s * 1e3, flops / s / 1e12));
+                        }
                     }
                 }
             }
