@@ -13,7 +13,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>Events are small driver objects, not memory: {@link #close()} destroys one at once, and an event dropped
  * unclosed (as pools drop the events they poll) is destroyed by a {@link Cleaner} once unreachable. Closing twice, or
- * using a closed event, throws {@link IllegalStateException}. Thread-safe.
+ * using a closed event, throws {@link IllegalStateException}. A closed {@link CudaStream} answers {@link
+ * CudaStream#record()} with a <em>view</em> of the event it recorded when closing: closing a view does not destroy the
+ * shared event. Thread-safe.
  * Verified on an NVIDIA H200 by the {@code gpu}-tagged tests (2026-11-26).
  */
 public final class CudaEvent implements StreamEvent, AutoCloseable {
@@ -25,22 +27,32 @@ public final class CudaEvent implements StreamEvent, AutoCloseable {
     private final boolean timing;
     private final Destroyer destroyer;
     private final Cleaner.Cleanable cleanable;
+    /** For a view, the event that owns the handle (kept reachable so its Cleaner waits for every view); else null. */
+    private final CudaEvent owner;
 
-    private record Destroyer(long handle, AtomicBoolean destroyed) implements Runnable {
+    /** Destroys the handle once; a view's destroyer only marks the view closed. */
+    private record Destroyer(long handle, AtomicBoolean destroyed, boolean owns) implements Runnable {
         @Override
         public void run() {
-            if (destroyed.compareAndSet(false, true)) {
+            if (destroyed.compareAndSet(false, true) && owns) {
                 cudart_h.cudaEventDestroy(MemorySegment.ofAddress(handle));
             }
         }
     }
 
-    private CudaEvent(int device, long handle, boolean timing) {
+    private CudaEvent(int device, long handle, boolean timing, CudaEvent owner) {
         this.device = device;
         this.handle = handle;
         this.timing = timing;
-        this.destroyer = new Destroyer(handle, new AtomicBoolean());
+        this.owner = owner;
+        this.destroyer = new Destroyer(handle, new AtomicBoolean(), owner == null);
         this.cleanable = CLEANER.register(this, destroyer);
+    }
+
+    /** A view of this (owning, open) event: it answers for the same point of work, and closing it closes only it. */
+    CudaEvent view() {
+        checkOpen();
+        return new CudaEvent(device, handle, timing, this);
     }
 
     /** Creates an event and records it on {@code stream}. */
@@ -53,7 +65,7 @@ public final class CudaEvent implements StreamEvent, AutoCloseable {
                     timing ? cudart_h.cudaEventDefault : cudart_h.cudaEventDisableTiming));
             handle = out.get(ValueLayout.ADDRESS, 0).address();
         }
-        CudaEvent event = new CudaEvent(stream.deviceOrdinal(), handle, timing);
+        CudaEvent event = new CudaEvent(stream.deviceOrdinal(), handle, timing, null);
         int rc = cudart_h.cudaEventRecord(MemorySegment.ofAddress(handle), stream.handle());
         if (rc != cudart_h.cudaSuccess) {
             event.close();
@@ -138,7 +150,7 @@ public final class CudaEvent implements StreamEvent, AutoCloseable {
     }
 
     private void checkOpen() {
-        if (destroyer.destroyed().get()) {
+        if (destroyer.destroyed().get() || owner != null && owner.destroyer.destroyed().get()) {
             throw new IllegalStateException("CUDA event 0x" + Long.toHexString(handle) + " is closed");
         }
     }

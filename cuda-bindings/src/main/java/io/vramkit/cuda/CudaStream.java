@@ -31,6 +31,8 @@ public final class CudaStream implements Stream, AutoCloseable {
     private final int device;
     private final long handle;
     private volatile boolean open = true;
+    /** Recorded by {@link #close()} after all the work ever queued here; null while open or if recording failed. */
+    private volatile CudaEvent lastWork;
 
     private CudaStream(int device, long handle) {
         this.device = device;
@@ -73,13 +75,21 @@ public final class CudaStream implements Stream, AutoCloseable {
     }
 
     /**
-     * Records an event without timing after the work queued so far.
+     * Records an event without timing after the work queued so far. On a closed stream, whose queued work can no
+     * longer grow, returns a view of the event {@link #close()} recorded after its last work: a {@code CachingPool}
+     * fences streams when it needs their freed memory, which may be after the stream was closed.
      *
-     * @throws IllegalStateException if closed
+     * @throws IllegalStateException if closed and the closing record failed
      * @throws CudaException         if recording fails
      */
     @Override
     public CudaEvent record() {
+        if (!open) {
+            CudaEvent last = lastWork;
+            if (last != null) {
+                return last.view();
+            }
+        }
         checkOpen();
         return CudaEvent.record(this, false);
     }
@@ -224,7 +234,8 @@ public final class CudaStream implements Stream, AutoCloseable {
     }
 
     /**
-     * Destroys the stream after its queued work completes ({@code cudaStreamDestroy} does not block).
+     * Destroys the stream after its queued work completes ({@code cudaStreamDestroy} does not block), first recording
+     * an event after that work, which {@link #record()} answers with from then on.
      *
      * @throws IllegalStateException if already closed
      */
@@ -233,6 +244,12 @@ public final class CudaStream implements Stream, AutoCloseable {
         synchronized (this) {
             if (!open) {
                 throw new IllegalStateException("CUDA stream 0x" + Long.toHexString(handle) + " was already closed");
+            }
+            try {
+                lastWork = CudaEvent.record(this, false);
+            } catch (RuntimeException e) {
+                // The stream is destroyed anyway; record() then throws, as it did before closing kept an event.
+                lastWork = null;
             }
             open = false;
         }

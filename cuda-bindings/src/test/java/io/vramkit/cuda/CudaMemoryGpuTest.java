@@ -11,6 +11,7 @@ import io.vramkit.core.memory.CachingPool;
 import io.vramkit.core.memory.MemoryKind;
 import io.vramkit.core.memory.MemoryResource;
 import io.vramkit.core.memory.OutOfMemoryException;
+import io.vramkit.core.memory.PoolSettings;
 import io.vramkit.core.memory.Stream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -148,7 +149,16 @@ class CudaMemoryGpuTest {
             stream.close();
             assertThrows(IllegalStateException.class, stream::close);
             assertThrows(IllegalStateException.class, stream::synchronize);
-            assertThrows(IllegalStateException.class, stream::record);
+            assertThrows(IllegalStateException.class, stream::recordTimed);
+            // A closed stream answers record() with views of the event close() recorded after its last work.
+            CudaEvent last = stream.record();
+            CudaEvent again = stream.record();
+            last.synchronize();
+            assertTrue(last.isComplete());
+            last.close();
+            assertThrows(IllegalStateException.class, last::isComplete);
+            assertTrue(again.isComplete(), "closing one view leaves the others");
+            again.close();
             assertThrows(IllegalArgumentException.class, () -> dev.deallocate(0x1234, 64, 256, Stream.HOST));
             assertThrows(IllegalArgumentException.class, () -> dev.allocate(64, 1L << 31, Stream.HOST));
             assertEquals(0, dev.liveAllocations());
@@ -170,6 +180,30 @@ class CudaMemoryGpuTest {
             end.close();
             assertThrows(IllegalStateException.class, end::close);
             assertThrows(IllegalStateException.class, end::isComplete);
+        }
+    }
+
+    @Test
+    void cachingPoolFencesStreamsOnlyWhenAnotherStreamNeedsTheirMemoryEvenAfterTheyClose() {
+        GpuTests.assumeGpu();
+        try (CudaMallocResource dev = new CudaMallocResource(0); CudaStream other = CudaStream.create(0)) {
+            CachingPool pool = new CachingPool(dev, PoolSettings.builder().smallSizeBytes(2 << 20).build());
+            CudaStream s = CudaStream.create(0);
+            Buffer a = Buffer.allocate(pool, 2 << 20, 256, s);
+            s.fillAsync(a, 0, a.byteSize(), (byte) 7);
+            long address = a.address();
+            a.close();
+            Buffer same = Buffer.allocate(pool, 2 << 20, 256, s);
+            assertEquals(address, same.address(), "the freeing stream reuses its block at once");
+            same.close();
+            s.close();
+            Buffer onOther = Buffer.allocate(pool, 2 << 20, 256, other);
+            onOther.close();
+            other.synchronize();
+            assertEquals(0, pool.allocatedBytes());
+            pool.trim();
+            assertEquals(0, pool.reservedBytes(), "trim fenced the closed stream and waited");
+            pool.close();
         }
     }
 

@@ -2,6 +2,7 @@ package io.vramkit.core.memory;
 
 import io.vramkit.core.memory.internal.LongObjectMap;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
@@ -30,9 +31,19 @@ import org.slf4j.LoggerFactory;
  * or above {@link PoolSettings#maxSplitBytes()} never split their block, and smaller requests never take such blocks.
  *
  * <p><b>Streams.</b> A freed block is reusable at once by work on the stream it was freed on, because that work runs
- * after the free; another stream may reuse it only after the event recorded at free time {@linkplain
- * StreamEvent#isComplete() completes}. The pool checks pending events at each allocation. Blocks pending on different
- * streams do not merge until their events complete.
+ * after the free. Another stream may reuse it only after an event recorded on the freeing stream after the free
+ * {@linkplain StreamEvent#isComplete() completes}. As PyTorch's caching allocator, the pool records no event at free
+ * time (a free on {@link Stream#HOST}, whose work is synchronous, makes the block free for every stream at once): a
+ * block freed on stream S is <em>unfenced</em>, reusable only by S. Only when an allocation on stream T finds no block
+ * it may use does the pool <em>fence</em> on demand: it records one event on each other stream that has unfenced
+ * blocks (one event covers every block freed on that stream so far, since stream order puts their uses before it),
+ * and those blocks become <em>pending</em> on that event. The pool checks pending events at each allocation; a block
+ * whose event completed is free for every stream. Only then does the pool grow. So a loop of allocations and frees on
+ * one stream records no event at all. Unfenced and pending blocks merge only with unfenced or pending blocks of the
+ * same stream (the merged block is unfenced if either part was); blocks of different streams do not merge until they
+ * are free for every stream. {@link #trim()} fences too, and waits for the events of segments that hold no
+ * allocation, so that it can return them; {@link #close()} fences and waits for every pending event. The pool calls
+ * {@link Stream#record()} long after the free, so a stream must keep answering it (a closed {@code CudaStream} does).
  *
  * <p><b>Exhaustion.</b> When the upstream refuses a new segment (or {@link PoolSettings#reservedLimitBytes()} would be
  * passed), the pool releases every cached free segment and retries; then it calls the {@link AllocationFailureHandler},
@@ -59,6 +70,27 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
     private static final int SUB_BINS = 1 << SUB_BINS_LOG2;
     private static final int MAX_SPARE_BLOCKS = 4096;
 
+    /**
+     * The event of an unfenced block: freed on its stream, reusable by that stream only, until a fence (an event
+     * recorded on the stream after the free) replaces this marker.
+     */
+    private static final StreamEvent UNFENCED = new StreamEvent() {
+        @Override
+        public boolean isComplete() {
+            return false;
+        }
+
+        @Override
+        public void synchronize() {
+            throw new AssertionError("an unfenced block has no event to wait for");
+        }
+
+        @Override
+        public String toString() {
+            return "unfenced";
+        }
+    };
+
     private final MemoryResource upstream;
     private final PoolSettings settings;
     private final AllocationFailureHandler failureHandler;
@@ -72,6 +104,7 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
     private final LongObjectMap<Block> live = new LongObjectMap<>(1024);
     private Segment segmentsHead;
     private Block pendingHead;
+    private Block unfencedHead;
     private Block spare;
     private int spareCount;
     private boolean closed;
@@ -160,8 +193,11 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
         Block binPrev;
         Block binNext;
         Stream stream;
+        /** When free: null if free for every stream, {@link #UNFENCED}, or the event it is pending on. */
         StreamEvent event;
+        /** In the pending list (a real event) or the unfenced list; both link through pendPrev and pendNext. */
         boolean inPending;
+        boolean inUnfenced;
         Block pendPrev;
         Block pendNext;
         boolean countedSplit;
@@ -316,7 +352,13 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
                 if (pendingHead != null) {
                     settlePending();
                 }
-                Block b = findBestFit(isSmall ? small : large, padded, stream);
+                Bins bins = isSmall ? small : large;
+                Block b = findBestFit(bins, padded, stream);
+                if (b == null && unfencedHead != null && fence(stream, null) != null) {
+                    // Blocks freed on other streams may be reusable now that their streams have fenced them.
+                    settlePending();
+                    b = findBestFit(bins, padded, stream);
+                }
                 if (b == null) {
                     long segmentBytes = segmentSizeFor(padded, isSmall);
                     if (reserved.current + segmentBytes > settings.reservedLimitBytes()) {
@@ -499,8 +541,10 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
     // Free
 
     /**
-     * Returns a block. It is reusable at once by later work on {@code stream}, and by other streams once the event
-     * recorded on {@code stream} now completes.
+     * Returns a block. It is reusable at once by later work on {@code stream}, and by other streams once an event
+     * recorded on {@code stream} after this call completes; the pool records that event only when another stream
+     * needs the memory (see the class comment). Records no event itself, unless the free empties a whole segment while
+     * the pool caches more than {@link PoolSettings#releaseThresholdBytes()}.
      *
      * @throws IllegalArgumentException if the address is not a live allocation of this pool (foreign or double free),
      *                                  if {@code bytes} or {@code alignment} differ from the allocation's, or if the
@@ -529,7 +573,6 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
                         "alignment %d does not match the alignment %d of the allocation at 0x%x in pool '%s'",
                         alignment, b.alignment, address, name));
             }
-            StreamEvent event = stream.record();
             live.remove(address);
             allocated.add(-b.size);
             allocatedCount.add(-1);
@@ -540,7 +583,8 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
             b.requested = 0;
             b.site = null;
             b.stream = stream;
-            b.event = event.isComplete() ? null : event;
+            // Host work is synchronous, so the host stream has passed the free already.
+            b.event = stream == Stream.HOST ? null : UNFENCED;
             if (LOG.isDebugEnabled()) {
                 LOG.debug("pool '{}' freed {} bytes (block {}) at 0x{} on {}", name, bytes, b.size,
                         Long.toHexString(address), stream);
@@ -555,6 +599,19 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
             }
             Block merged = coalesce(b);
             addFree(merged);
+            if (merged.prev == null && merged.next == null
+                    && reserved.current - allocated.current > settings.releaseThresholdBytes()) {
+                if (merged.event == UNFENCED) {
+                    // Whether the stream has passed the free decides if the segment can go back now: fence it
+                    // (one event for all of the stream's unfenced blocks), only on this rare path.
+                    fence(null, stream);
+                    if (merged.event.isComplete()) {
+                        removeFree(merged);
+                        merged.event = null;
+                        addFree(merged);
+                    }
+                }
+            }
             if (merged.prev == null && merged.next == null && merged.event == null
                     && reserved.current - allocated.current > settings.releaseThresholdBytes()) {
                 Segment seg = merged.segment;
@@ -568,11 +625,23 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
         }
     }
 
+    /**
+     * Free for every stream merges with free for every stream; unfenced or pending merges with unfenced or pending of
+     * the same stream.
+     */
     private static boolean mergeable(Block a, Block c) {
         if (a.event == null && c.event == null) {
             return true;
         }
         return a.event != null && c.event != null && a.stream == c.stream;
+    }
+
+    /**
+     * The event of two merged blocks of one stream, {@code later} freed after {@code earlier}: unfenced if either is
+     * (a later fence covers both), else the later event.
+     */
+    private static StreamEvent mergedEvent(StreamEvent earlier, StreamEvent later) {
+        return earlier == UNFENCED ? UNFENCED : later;
     }
 
     /** Merges {@code b} (free, not in a bin) with its free neighbours; returns the merged block, not in a bin. */
@@ -586,7 +655,7 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
                 b.next.prev = p;
             }
             // b was freed last, so its event is the later one on the shared stream.
-            p.event = b.event;
+            p.event = mergedEvent(p.event, b.event);
             p.stream = b.stream;
             recycle(b);
             b = p;
@@ -594,6 +663,7 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
         Block n = b.next;
         if (n != null && !n.allocated && mergeable(b, n)) {
             removeFree(n);
+            b.event = mergedEvent(n.event, b.event);
             b.size += n.size;
             b.next = n.next;
             if (n.next != null) {
@@ -607,13 +677,11 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
     private void addFree(Block b) {
         (b.segment.small ? small : large).insert(b);
         if (b.event != null) {
-            b.inPending = true;
-            b.pendPrev = null;
-            b.pendNext = pendingHead;
-            if (pendingHead != null) {
-                pendingHead.pendPrev = b;
+            if (b.event == UNFENCED) {
+                linkUnfenced(b);
+            } else {
+                linkPending(b);
             }
-            pendingHead = b;
             active.add(b.size);
             activeCount.add(1);
         }
@@ -626,18 +694,12 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
 
     private void removeFree(Block b) {
         (b.segment.small ? small : large).remove(b);
-        if (b.inPending) {
-            if (b.pendPrev != null) {
-                b.pendPrev.pendNext = b.pendNext;
+        if (b.inPending || b.inUnfenced) {
+            if (b.inPending) {
+                unlinkPending(b);
             } else {
-                pendingHead = b.pendNext;
+                unlinkUnfenced(b);
             }
-            if (b.pendNext != null) {
-                b.pendNext.pendPrev = b.pendPrev;
-            }
-            b.inPending = false;
-            b.pendPrev = null;
-            b.pendNext = null;
             active.add(-b.size);
             activeCount.add(-1);
         }
@@ -646,6 +708,121 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
             inactiveSplitCount.add(-1);
             b.countedSplit = false;
         }
+    }
+
+    private void linkPending(Block b) {
+        b.inPending = true;
+        b.pendPrev = null;
+        b.pendNext = pendingHead;
+        if (pendingHead != null) {
+            pendingHead.pendPrev = b;
+        }
+        pendingHead = b;
+    }
+
+    private void unlinkPending(Block b) {
+        if (b.pendPrev != null) {
+            b.pendPrev.pendNext = b.pendNext;
+        } else {
+            pendingHead = b.pendNext;
+        }
+        if (b.pendNext != null) {
+            b.pendNext.pendPrev = b.pendPrev;
+        }
+        b.inPending = false;
+        b.pendPrev = null;
+        b.pendNext = null;
+    }
+
+    private void linkUnfenced(Block b) {
+        b.inUnfenced = true;
+        b.pendPrev = null;
+        b.pendNext = unfencedHead;
+        if (unfencedHead != null) {
+            unfencedHead.pendPrev = b;
+        }
+        unfencedHead = b;
+    }
+
+    private void unlinkUnfenced(Block b) {
+        if (b.pendPrev != null) {
+            b.pendPrev.pendNext = b.pendNext;
+        } else {
+            unfencedHead = b.pendNext;
+        }
+        if (b.pendNext != null) {
+            b.pendNext.pendPrev = b.pendPrev;
+        }
+        b.inUnfenced = false;
+        b.pendPrev = null;
+        b.pendNext = null;
+    }
+
+    /** The events one fence pass recorded, one per stream. */
+    private static final class Fences {
+        Stream[] streams = new Stream[4];
+        StreamEvent[] events = new StreamEvent[4];
+        int count;
+
+        int indexOf(Stream s) {
+            for (int i = 0; i < count; i++) {
+                if (streams[i] == s) {
+                    return i;
+                }
+            }
+            return -1;
+        }
+
+        int add(Stream s, StreamEvent e) {
+            if (count == streams.length) {
+                streams = Arrays.copyOf(streams, count * 2);
+                events = Arrays.copyOf(events, count * 2);
+            }
+            streams[count] = s;
+            events[count] = e;
+            return count++;
+        }
+    }
+
+    /**
+     * Fences unfenced blocks: records one event on each stream that has some (except {@code except}; only
+     * {@code only} when not null) and makes its unfenced blocks pending on that event. One event covers all of a
+     * stream's unfenced blocks, since each was freed before it was recorded. Blocks stay in their bins and keep their
+     * statistics (unfenced and pending are both active). If a stream's {@link Stream#record()} throws, the exception
+     * propagates; blocks of streams fenced before stay pending, the rest stay unfenced: the pool stays consistent.
+     *
+     * @return the fences recorded, or null if none
+     */
+    private Fences fence(Stream except, Stream only) {
+        Fences fences = null;
+        Block b = unfencedHead;
+        while (b != null) {
+            Block next = b.pendNext;
+            Stream s = b.stream;
+            if (s != except && (only == null || s == only)) {
+                if (fences == null) {
+                    fences = new Fences();
+                }
+                int i = fences.indexOf(s);
+                if (i < 0) {
+                    i = fences.add(s, s.record());
+                }
+                unlinkUnfenced(b);
+                b.event = fences.events[i];
+                linkPending(b);
+            }
+            b = next;
+        }
+        return fences;
+    }
+
+    private static boolean holdsAllocation(Segment s) {
+        for (Block b = s.first; b != null; b = b.next) {
+            if (b.allocated) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Moves blocks whose stream event completed from pending to free-for-all, merging them with free neighbours. */
@@ -666,7 +843,11 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
     // Trim and close
 
     /**
-     * Returns every segment that is entirely free (and not pending on a stream) to the upstream.
+     * Returns every segment that is entirely free to the upstream. Blocks freed on a stream and not yet fenced are
+     * fenced first (one event per stream); where a segment holds no allocation the pool then waits for the events its
+     * pending blocks wait on ({@link StreamEvent#synchronize()}, holding the pool's lock), so every segment whose
+     * blocks were all freed goes back once its streams pass the point of the trim, as PyTorch's
+     * {@code empty_cache()} waits for its events. Segments that still hold allocations cost no wait.
      *
      * @return the bytes released
      * @throws IllegalStateException if the pool is closed
@@ -684,6 +865,18 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
     }
 
     private long trimLocked() {
+        if (unfencedHead != null) {
+            fence(null, null);
+        }
+        // Fences are recorded late (when memory is needed), so wait for those that stand between a segment with no
+        // allocation and the upstream; the exhaustion path relies on this to reuse memory freed on other streams.
+        StreamEvent waited = null;
+        for (Block b = pendingHead; b != null; b = b.pendNext) {
+            if (b.event != waited && !holdsAllocation(b.segment)) {
+                b.event.synchronize();
+                waited = b.event;
+            }
+        }
         if (pendingHead != null) {
             settlePending();
         }
@@ -735,8 +928,8 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
     }
 
     /**
-     * Returns all segments to the upstream, waiting for pending stream events first. Closing a closed pool does
-     * nothing.
+     * Returns all segments to the upstream, fencing blocks freed on streams and waiting for every pending stream event
+     * first. Closing a closed pool does nothing.
      *
      * @throws IllegalStateException if allocations are still live; the message lists them (with allocation sites when
      *                               captured) and the pool stays open and unchanged
@@ -765,6 +958,9 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
                             .append("=paranoid to record where each was allocated)");
                 }
                 throw new IllegalStateException(sb.toString());
+            }
+            if (unfencedHead != null) {
+                fence(null, null);
             }
             for (Block b = pendingHead; b != null; b = b.pendNext) {
                 b.event.synchronize();
@@ -858,6 +1054,7 @@ public final class CachingPool implements MemoryResource, LiveAllocations {
             for (Segment s = segmentsHead; s != null; s = s.next) {
                 List<PoolSnapshot.Block> blocks = new ArrayList<>();
                 for (Block b = s.first; b != null; b = b.next) {
+                    // Unfenced blocks are PENDING_FREE too: free for their stream, not yet for others.
                     PoolSnapshot.State state = b.allocated ? PoolSnapshot.State.ALLOCATED
                             : b.event != null ? PoolSnapshot.State.PENDING_FREE : PoolSnapshot.State.FREE;
                     blocks.add(new PoolSnapshot.Block(b.address - s.address, b.size, b.requested, state,

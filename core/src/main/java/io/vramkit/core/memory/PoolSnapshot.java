@@ -24,7 +24,11 @@ public record PoolSnapshot(String pool, String settings, List<Segment> segments)
         ALLOCATED,
         /** Free for any stream. */
         FREE,
-        /** Freed, reusable at once by its stream, by others once the stream's event completes. */
+        /**
+         * Freed on a stream, reusable at once by that stream, by others only once an event recorded on it after the
+         * free completes: either no such event exists yet (the pool records it on demand, when another stream needs
+         * memory; the pool calls such blocks unfenced) or it is recorded and not yet complete.
+         */
         PENDING_FREE
     }
 

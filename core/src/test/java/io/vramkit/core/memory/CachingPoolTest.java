@@ -171,34 +171,42 @@ class CachingPoolTest {
     }
 
     @Test
-    void sameStreamReusesAtOnceOtherStreamsWaitForTheEvent() {
-        CachingPool pool = simulatedPool(PoolSettings.defaults());
+    void sameStreamReusesAtOnceOtherStreamsWaitForAFenceEvent() {
+        // Requests up to 2 MiB are small: a and filler fill one 2 MiB segment.
+        CachingPool pool = simulatedPool(PoolSettings.builder().smallSizeBytes(2 * MiB).build());
         ManualStream s1 = new ManualStream();
         ManualStream s2 = new ManualStream();
         long a = pool.allocate(4096, 256, s1);
         long filler = pool.allocate(2 * MiB - 4096, 256, s1);
         pool.deallocate(a, 4096, 256, s1);
+        assertEquals(0, s1.recordedEvents(), "a free records no event");
         PoolStatistics st = invariants.check(pool);
-        assertEquals(4096, st.activeBytes().current() - st.allocatedBytes().current(), "pending block is active");
+        assertEquals(4096, st.activeBytes().current() - st.allocatedBytes().current(), "unfenced block is active");
 
         long onS2 = pool.allocate(4096, 256, s2);
         assertNotEquals(a, onS2, "another stream must not reuse a block whose free has not completed");
+        assertEquals(1, s1.recordedEvents(), "s2 found no block it may use, so the pool fenced s1");
         assertEquals(2, pool.statistics().reservedCount().current());
         long onS1 = pool.allocate(4096, 256, s1);
         assertEquals(a, onS1, "the freeing stream reuses the block at once");
         pool.deallocate(onS1, 4096, 256, s1);
+        long fill2 = pool.allocate(2 * MiB - 4096, 256, s2);
 
         s1.complete();
-        long again = pool.allocate(4096, 256, s2);
-        assertEquals(a, again, "after the event completes any stream may reuse it");
-        invariants.check(pool);
-        pool.deallocate(again, 4096, 256, s2);
-        pool.deallocate(onS2, 4096, 256, s2);
-        pool.deallocate(filler, 2 * MiB - 4096, 256, s1);
-        s2.complete();
+        long notYet = pool.allocate(4096, 256, s2);
+        assertNotEquals(a, notYet, "the free after the completed fence is not covered by it");
+        assertEquals(2, s1.recordedEvents(), "a second fence covers the second free");
         s1.complete();
+        long again = pool.allocate(4096, 256, s2);
+        assertEquals(a, again, "after the fence completes any stream may reuse it");
+        invariants.check(pool);
+        for (long x : new long[] {again, notYet, onS2}) {
+            pool.deallocate(x, 4096, 256, s2);
+        }
+        pool.deallocate(fill2, 2 * MiB - 4096, 256, s2);
+        pool.deallocate(filler, 2 * MiB - 4096, 256, s1);
         pool.trim();
-        assertEquals(0, pool.statistics().reservedBytes().current());
+        assertEquals(0, pool.statistics().reservedBytes().current(), "trim fences and waits for wholly free segments");
     }
 
     @Test

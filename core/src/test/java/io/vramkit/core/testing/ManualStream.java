@@ -67,6 +67,11 @@ public final class ManualStream implements Stream {
         complete();
     }
 
+    /** The sequence of the last event completed: every event up to it is complete. */
+    public long completedEvents() {
+        return completed.get();
+    }
+
     /** Events recorded so far. */
     public long recordedEvents() {
         return recorded.get();
