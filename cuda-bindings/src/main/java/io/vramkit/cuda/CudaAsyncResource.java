@@ -79,8 +79,13 @@ public final class CudaAsyncResource extends DeviceResourceBase {
                 streamHandle(stream)));
     }
 
+    /**
+     * The stream to order on: a {@link CudaStream}'s handle, else the legacy default stream. A pool may return a
+     * segment after the stream it was allocated on was closed (its work has completed by then: the pool waits for
+     * the stream's last event first), and that memory is freed on the default stream.
+     */
     private MemorySegment streamHandle(Stream stream) {
-        return stream instanceof CudaStream cs ? cs.handle() : MemorySegment.NULL;
+        return stream instanceof CudaStream cs && cs.isOpen() ? cs.handle() : MemorySegment.NULL;
     }
 
     /** Bytes the pool holds from the OS now, used or cached ({@code cudaMemPoolAttrReservedMemCurrent}). */
