@@ -10,7 +10,7 @@
 // elements, each warp walks every fourth key of the split with its own online softmax, and the warps are merged
 // through shared memory. With more than one split for a sequence the block writes a partial
 // [m, l, o[head_dim]] to partials[((b * heads + h) * max_splits + split) * (head_dim + 2)] and
-// vramkit_paged_decode_merge_<q> (grid (heads, batch), 128 threads) combines them.
+// vramkit_paged_decode_merge_<q> (grid (heads, batch, ceil(head_dim / 32)), 128 threads) combines them.
 // vramkit_paged_decode_vec_<kv>_g<G> (below) is the fast path for head_dim a multiple of 8 in 32..256, with the same
 // grid, partials and merge; the kernel above stays the path for every other shape.
 #include "attention_common.cuh"
@@ -175,14 +175,21 @@ __device__ __forceinline__ float merge_block_reduce(float x, float *red) {
     return x;
 }
 
-// Combines the splits of one (head, sequence): the threads stride over splits for the max and the sum (so many
-// splits cost a few loads per thread, not a serial walk), then each thread owns output columns and walks the splits
-// with independent loads. blockDim.x must be a multiple of 32.
+// Combines the splits of one (head, sequence) for the 32 output columns blockIdx.z * 32 .. + 31 (grid
+// (heads, batch, ceil(head_dim / 32)), MERGE_THREADS threads), so a batch of one still spreads over
+// heads x head_dim / 32 blocks. The threads stride over the splits for the max and the sum (each block of a row
+// repeats this: 2 floats per split, cheap next to the 32 columns it reads); then warp w takes splits w, w + 4, ...,
+// each lane one column, so every load of a warp is one 128-byte line and a lane's loads are independent of each
+// other; the 4 warps' sums are added through shared memory.
+constexpr int MERGE_THREADS = 128;
+constexpr int MERGE_COLUMNS = 32;
+
 template <typename T>
 __device__ void paged_decode_merge(const int *__restrict__ context_lens, const float *__restrict__ partials,
                                    T *__restrict__ out, float *__restrict__ lse, int batch, int heads,
                                    int head_dim, int split_tokens, int max_splits, int window_left) {
     __shared__ float s_red[32];
+    __shared__ float s_o[MERGE_THREADS / 32][MERGE_COLUMNS];
     const int h = blockIdx.x;
     const int b = blockIdx.y;
     const int ctx = context_lens[b];
@@ -192,26 +199,37 @@ __device__ void paged_decode_merge(const int *__restrict__ context_lens, const f
     const long long stride = head_dim + 2;
     const float *base = partials + ((long long) b * heads + h) * max_splits * stride;
     float mm = -INFINITY;
-    for (int s = threadIdx.x; s < splits; s += blockDim.x) mm = fmaxf(mm, base[s * stride]);
+    for (int s = threadIdx.x; s < splits; s += MERGE_THREADS) mm = fmaxf(mm, base[s * stride]);
     mm = merge_block_reduce<true>(mm, s_red);
-    float ll = 0.f;
-    for (int s = threadIdx.x; s < splits; s += blockDim.x) {
-        const float ms = base[s * stride];
-        if (ms != -INFINITY) ll += __expf(ms - mm) * base[s * stride + 1];
-    }
-    ll = merge_block_reduce<false>(ll, s_red);
     // mm is finite whenever ll > 0; otherwise every split was empty and the output is zero
     const float mref = mm == -INFINITY ? 0.f : mm;
-    for (int c = threadIdx.x; c < head_dim; c += blockDim.x) {
-        float o = 0.f;
-#pragma unroll 4
-        for (int s = 0; s < splits; ++s) {
-            // an empty split has m = -inf and o = 0: its weight __expf(-inf) is 0
+    float ll = 0.f;
+    for (int s = threadIdx.x; s < splits; s += MERGE_THREADS) {
+        // an empty split has m = -inf, l = 0 and o = 0: its weight __expf(-inf) is 0
+        ll += __expf(base[s * stride] - mref) * base[s * stride + 1];
+    }
+    ll = merge_block_reduce<false>(ll, s_red);
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    const int c = blockIdx.z * MERGE_COLUMNS + lane;
+    float o = 0.f;
+    if (c < head_dim) {
+#pragma unroll 8
+        for (int s = warp; s < splits; s += MERGE_THREADS / 32) {
             o = fmaf(__expf(base[s * stride] - mref), base[s * stride + 2 + c], o);
         }
-        out[((long long) b * heads + h) * head_dim + c] = vramkit::from_float<T>(ll > 0.f ? o / ll : 0.f);
     }
-    if (threadIdx.x == 0 && lse != nullptr) lse[(long long) h * batch + b] = ll > 0.f ? mm + logf(ll) : -INFINITY;
+    s_o[warp][lane] = o;
+    __syncthreads();
+    if (warp == 0 && c < head_dim) {
+        float sum = 0.f;
+#pragma unroll
+        for (int w = 0; w < MERGE_THREADS / 32; ++w) sum += s_o[w][lane];
+        out[((long long) b * heads + h) * head_dim + c] = vramkit::from_float<T>(ll > 0.f ? sum / ll : 0.f);
+    }
+    if (threadIdx.x == 0 && blockIdx.z == 0 && lse != nullptr) {
+        lse[(long long) h * batch + b] = ll > 0.f ? mm + logf(ll) : -INFINITY;
+    }
 }
 
 // ---- Vectorized path: head_dim a multiple of 8 in 32..256, KV base addresses 16-byte aligned ----
@@ -786,20 +804,22 @@ extern "C" __global__ void vramkit_paged_decode_merge_bf16(const int *context_le
 
 // Vectorized entry points: vramkit_paged_decode_vec_<KV type>_g<G>, G = heads / kvHeads rounded up to 1, 2, 4 or 8;
 // the query/output type is the argument q_type (0 FP32, 1 FP16, 2 BF16). 128 threads and
-// vramkit_decode::vec_shared_bytes<KV>() bytes of dynamic shared memory. Each is declared on one line for
-// scripts/build-kernels' manifest.
+// vramkit_decode::vec_shared_bytes<KV>() bytes of dynamic shared memory. G <= 4 asks for 4 resident blocks per SM
+// (at most 128 registers, as CudaAttention.suggestedSplitTokens assumes) where that costs no spills: i8_g4 would
+// spill 12 bytes at 128, so it keeps 135 registers and 3 blocks per SM; G = 8 needs 225..249 (2 blocks per SM).
+// Each is declared on one line for scripts/build-kernels' manifest.
 #define VRAMKIT_DECODE_VEC_ARGS q, q_type, kc, vc, k_scales, v_scales, block_tables, max_blocks, context_lens, out, lse, \
     partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale, window_left, softcap
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f32_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_f32_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_F32, 1>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f32_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_f32_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_F32, 2>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f32_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_f32_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_F32, 4>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
@@ -807,15 +827,15 @@ extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f32_g
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_F32, 8>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f16_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_f16_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_F16, 1>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f16_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_f16_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_F16, 2>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f16_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_f16_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_F16, 4>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
@@ -823,15 +843,15 @@ extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_f16_g
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_F16, 8>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_bf16_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_bf16_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_BF16, 1>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_bf16_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_bf16_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_BF16, 2>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_bf16_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_bf16_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_BF16, 4>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
@@ -839,11 +859,11 @@ extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_bf16_
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_BF16, 8>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_i8_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_i8_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_I8, 1>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_i8_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_i8_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_I8, 2>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
@@ -855,15 +875,15 @@ extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_i8_g8
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_I8, 8>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e4m3_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_e4m3_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_E4M3, 1>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e4m3_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_e4m3_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_E4M3, 2>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e4m3_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_e4m3_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_E4M3, 4>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
@@ -871,15 +891,15 @@ extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e4m3_
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_E4M3, 8>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e5m2_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_e5m2_g1(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_E5M2, 1>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e5m2_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_e5m2_g2(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_E5M2, 2>(VRAMKIT_DECODE_VEC_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e5m2_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_e5m2_g4(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_E5M2, 4>(VRAMKIT_DECODE_VEC_ARGS);
 }
 

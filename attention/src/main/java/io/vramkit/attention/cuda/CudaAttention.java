@@ -43,8 +43,14 @@ public final class CudaAttention implements AutoCloseable {
     public static final int MIN_SPLIT_TOKENS = 128;
     /** Resident decode blocks per SM that {@link #suggestedSplitTokens} assumes. */
     public static final int DECODE_BLOCKS_PER_SM = 4;
-    /** Waves of decode blocks that {@link #suggestedSplitTokens} aims for, so the last one's tail stays short. */
-    public static final int DECODE_WAVES = 4;
+    /** Output columns per block of the split merge kernel (its grid is heads x batch x headDim / this). */
+    private static final int MERGE_COLUMNS = 32;
+    /**
+     * Waves of decode blocks that {@link #suggestedSplitTokens} aims for: one, so that every block is resident at
+     * once and the equal-length splits finish together (no tail wave), with as few partials to merge as will fill
+     * the device.
+     */
+    public static final int DECODE_WAVES = 1;
 
     /**
      * The mma.sync prefill kernel variants ({@code flash_prefill_mma.cu}): {@code base} (4 warps of 32 query rows, two
@@ -311,12 +317,14 @@ public final class CudaAttention implements AutoCloseable {
     }
 
     /**
-     * A split size for {@link #pagedDecode}: enough splits that {@code batch * kvHeads * splits} blocks fill the
-     * device about {@value #DECODE_WAVES} times over at {@value #DECODE_BLOCKS_PER_SM} resident blocks per SM, but no
-     * split shorter than {@value #MIN_SPLIT_TOKENS} tokens (a block then spends more on its pipeline start and its
-     * partial than on reading keys), rounded up to a multiple of 64 tokens. One split covers the whole context when
-     * the batch alone fills the device. The merge that follows reads {@code (headDim + 2) * 4} bytes per split and
-     * query head, at most a few percent of the KV bytes at these sizes.
+     * A split size for {@link #pagedDecode}: at most as many splits as make {@code batch * kvHeads * splits} blocks
+     * fill the device {@value #DECODE_WAVES} time(s) at {@value #DECODE_BLOCKS_PER_SM} resident blocks per SM (more
+     * would only add partials to write and merge, and a tail wave), but no split shorter than
+     * {@value #MIN_SPLIT_TOKENS} tokens (a block then spends more on its pipeline start and its partial than on
+     * reading keys), rounded up to a multiple of 64 tokens (so the blocks are between half a wave and one wave, or
+     * fewer at the minimum split). One split covers the whole context when the batch alone fills the device. The merge
+     * that follows reads {@code (headDim + 2) * 4} bytes per split and query head, about 1% of the KV bytes at
+     * these sizes.
      *
      * @param batch      sequences in the batch, at least 1
      * @param kvHeads    KV heads, at least 1
@@ -333,7 +341,7 @@ public final class CudaAttention implements AutoCloseable {
         }
         long wantedBlocks = (long) DECODE_WAVES * DECODE_BLOCKS_PER_SM * smCount;
         long rows = (long) batch * kvHeads;
-        long splits = Math.max(1, (wantedBlocks + rows - 1) / rows);
+        long splits = Math.max(1, wantedBlocks / rows);
         long split = Math.max(MIN_SPLIT_TOKENS, (maxContext + splits - 1) / splits);
         split = (split + 63) / 64 * 64;
         return (int) Math.max(1, Math.min(split, Math.max(maxContext, 1)));
@@ -442,7 +450,8 @@ public final class CudaAttention implements AutoCloseable {
                     p.scaleFor(headDim), p.windowLeft(), p.softcap());
         }
         if (splits > 1) {
-            module.function("vramkit_paged_decode_merge_" + qs).launch(new Dim3(heads, batch, 1), Dim3.of(128), 0,
+            module.function("vramkit_paged_decode_merge_" + qs).launch(
+                    new Dim3(heads, batch, (headDim + MERGE_COLUMNS - 1) / MERGE_COLUMNS), Dim3.of(128), 0,
                     stream, contextLens, partials, out, orNull(lse), batch, heads, headDim, splitTokens, splits,
                     p.windowLeft());
         }

@@ -57,8 +57,10 @@ import java.util.function.IntConsumer;
  *       outputs (q, k, v, out, logsumexp), and the device's free memory before and after (any allocation the
  *       launcher made on its own would show there);</li>
  *   <li><b>decode</b> ({@link CudaAttention#pagedDecode}): BF16 query and KV, block size 16, contexts 4k, 32k and
- *       128k, batch 1, 16 and 64 (up to 2M cached tokens), splits from {@link CudaAttention#suggestedSplitTokens};
- *       GB/s of KV bytes read and the fraction of the copy bandwidth.</li>
+ *       128k, batch 1, 16 and 64 (up to 2M cached tokens), then INT8 and FP8 E4M3 KV at batch 16, context 32k;
+ *       splits from {@link CudaAttention#suggestedSplitTokens} (each line names the splits and decode blocks, and
+ *       "+ merge" when the merge kernel runs too); GB/s of KV bytes read and the fraction of the copy
+ *       bandwidth.</li>
  * </ul>
  *
  * Inputs are constant bit patterns (timing does not depend on the values; correctness is the {@code gpu}-tagged
@@ -536,22 +538,30 @@ public final class GpuKernelBench {
                     if ((long) batch * context > (2L << 20)) {
                         continue;
                     }
-                    decodeCase(attention, batch, context, blockSize);
+                    decodeCase(attention, batch, context, blockSize, DType.BF16);
                 }
             }
+            // the quantized caches' paths (per-token scales through shared memory, 8-byte pieces)
+            decodeCase(attention, 16, 32768, blockSize, DType.INT8);
+            decodeCase(attention, 16, 32768, blockSize, DType.FP8_E4M3);
         }
     }
 
-    private void decodeCase(CudaAttention attention, int batch, int context, int blockSize) {
+    private void decodeCase(CudaAttention attention, int batch, int context, int blockSize, DType kvType) {
         int maxBlocks = (context + blockSize - 1) / blockSize;
         long numBlocks = (long) batch * maxBlocks;
-        long cacheBytes = numBlocks * blockSize * KV_HEADS * HEAD_DIM * 2;
-        // the library's own split choice for this device (several waves of blocks, splits of at least 128 tokens)
+        long cacheBytes = numBlocks * blockSize * KV_HEADS * HEAD_DIM * kvType.byteSize();
+        boolean quantized = kvType != DType.BF16;
+        // the library's own split choice for this device (about one wave of blocks, splits of at least 128 tokens)
         int splitTokens = CudaAttention.suggestedSplitTokens(batch, KV_HEADS, context,
                 CudaDevice.get(0).multiProcessorCount());
         int splits = CudaAttention.maxSplits(context, splitTokens);
+        long blocks = (long) splits * KV_HEADS * batch;
+        // 0x3c bytes: BF16 1.17, INT8 60, FP8 E4M3 1.5; scales 0x3c3c3c3c = 0.0115
         try (Buffer q = alloc(2L * batch * HEADS * HEAD_DIM, (byte) 0x3c);
              Buffer kc = alloc(cacheBytes, (byte) 0x3c); Buffer vc = alloc(cacheBytes, (byte) 0x3c);
+             Buffer ks = quantized ? alloc(4L * numBlocks * KV_HEADS, (byte) 0x3c) : null;
+             Buffer vs = quantized ? alloc(4L * numBlocks * KV_HEADS, (byte) 0x3c) : null;
              Buffer o = alloc(2L * batch * HEADS * HEAD_DIM, (byte) 0);
              Buffer tables = Buffer.allocate(device, 4L * numBlocks, 256, stream);
              Buffer lens = Buffer.allocate(device, 4L * batch, 256, stream);
@@ -569,13 +579,15 @@ public final class GpuKernelBench {
             stream.copyToDeviceAsync(t, tables, 0);
             stream.copyToDeviceAsync(l, lens, 0);
             stream.synchronize();
-            double s = time(() -> attention.pagedDecode(q, kc, vc, null, null, tables, maxBlocks, lens, o, null,
-                    partials, batch, context, HEADS, KV_HEADS, HEAD_DIM, blockSize, DType.BF16, DType.BF16,
+            double s = time(() -> attention.pagedDecode(q, kc, vc, ks, vs, tables, maxBlocks, lens, o, null,
+                    partials, batch, context, HEADS, KV_HEADS, HEAD_DIM, blockSize, DType.BF16, kvType,
                     splitTokens, AttentionParams.defaults(), stream));
-            double kvRead = 2.0 * batch * context * KV_HEADS * HEAD_DIM * 2;
+            double kvRead = 2.0 * batch * context * KV_HEADS * HEAD_DIM * kvType.byteSize();
             double gbps = kvRead / s / 1e9;
-            String label = String.format(Locale.ROOT, "vramkit decode BF16 KV [b=%d, ctx=%d, h=%d/%d, d=%d, "
-                    + "block %d, split %d]", batch, context, HEADS, KV_HEADS, HEAD_DIM, blockSize, splitTokens);
+            // splits > 1 adds the merge launch: heads x batch x headDim/32 blocks reading the partials
+            String label = String.format(Locale.ROOT, "vramkit decode %s KV [b=%d, ctx=%d, h=%d/%d, d=%d, "
+                    + "block %d, split %d = %d splits, %d blocks%s]", kvType, batch, context, HEADS, KV_HEADS,
+                    HEAD_DIM, blockSize, splitTokens, splits, blocks, splits > 1 ? " + merge" : "");
             print(String.format(Locale.ROOT, "%s %.1f us, %.1f GB/s of KV read%s", label, s * 1e6, gbps,
                     ofCopy(gbps)));
             print(String.format(Locale.ROOT, "SUMMARY %s: %.1f GB/s KV%s", label, gbps, ofCopy(gbps)));
