@@ -293,6 +293,82 @@ class PagedDecodeAttentionTest {
         }
     }
 
+    /**
+     * A block table may name one physical block twice (shared prefixes do). With block size 7 a 16-token tile spans
+     * logical blocks 0..2 mapped to physical A, B, A: the tile's first and last tokens share a physical block but the
+     * middle ones do not, so each token must take its own block's scales. Checked against float64 from the definition.
+     */
+    @Test
+    void repeatedPhysicalBlocksInOneTileKeepEachTokensScales() {
+        int bs = 7;
+        int d = 64;
+        int heads = 2;
+        int ctx = 21;
+        int[] table = {0, 1, 0};
+        float[] kScale = {0.01f, 0.05f};
+        float[] vScale = {0.02f, 0.07f};
+        Random rnd = new Random(5);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment k = arena.allocate(2L * bs * d);
+            MemorySegment v = arena.allocate(2L * bs * d);
+            for (long i = 0; i < k.byteSize(); i++) {
+                k.set(ValueLayout.JAVA_BYTE, i, (byte) (rnd.nextInt(201) - 100));
+                v.set(ValueLayout.JAVA_BYTE, i, (byte) (rnd.nextInt(201) - 100));
+            }
+            MemorySegment ks = arena.allocateFrom(ValueLayout.JAVA_FLOAT, kScale);
+            MemorySegment vs = arena.allocateFrom(ValueLayout.JAVA_FLOAT, vScale);
+            KvCacheView view = new KvCacheView(k, v, DType.INT8, 2, bs, 1, d, ks, vs);
+            float[] qv = new float[heads * d];
+            for (int i = 0; i < qv.length; i++) {
+                qv[i] = (float) rnd.nextGaussian();
+            }
+            // float64 reference straight from the definition
+            double scale = 1 / Math.sqrt(d);
+            double[] want = new double[heads * d];
+            double[] wantLse = new double[heads];
+            for (int h = 0; h < heads; h++) {
+                double[] sc = new double[ctx];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int t = 0; t < ctx; t++) {
+                    int blk = table[t / bs];
+                    long row = ((long) blk * bs + t % bs) * d;
+                    double dot = 0;
+                    for (int c = 0; c < d; c++) {
+                        dot += qv[h * d + c] * (double) k.get(ValueLayout.JAVA_BYTE, row + c) * kScale[blk];
+                    }
+                    sc[t] = dot * scale;
+                    max = Math.max(max, sc[t]);
+                }
+                double sum = 0;
+                for (int t = 0; t < ctx; t++) {
+                    sum += Math.exp(sc[t] - max);
+                }
+                wantLse[h] = max + Math.log(sum);
+                for (int t = 0; t < ctx; t++) {
+                    int blk = table[t / bs];
+                    long row = ((long) blk * bs + t % bs) * d;
+                    double p = Math.exp(sc[t] - max) / sum;
+                    for (int c = 0; c < d; c++) {
+                        want[h * d + c] += p * v.get(ValueLayout.JAVA_BYTE, row + c) * vScale[blk];
+                    }
+                }
+            }
+            for (DecodeKernel kernel : new DecodeKernel[] {new PanamaDecodeKernel(), new ScalarDecodeKernel()}) {
+                var decode = new PagedDecodeAttention(scratch, 96, kernel);
+                HeadTensor out = HeadTensor.of(new float[heads * d], 1, heads, d);
+                float[] lse = decode.decode(HeadTensor.of(qv, 1, heads, d), view, new int[][] {table}, new int[] {ctx},
+                        AttentionParams.defaults().toBuilder().returnLse(true).build(), out);
+                String what = kernel.getClass().getSimpleName();
+                for (int h = 0; h < heads; h++) {
+                    assertEquals(wantLse[h], lse[h], 1e-5, what + " lse of head " + h);
+                    for (int c = 0; c < d; c++) {
+                        assertEquals(want[h * d + c], out.get(0, h, c), 1e-5, what + " head " + h + " column " + c);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void heapSegmentsAndSoftcapGoThroughTheStagedPath() {
         var decode = new PagedDecodeAttention(scratch, 64, new PanamaDecodeKernel());

@@ -162,7 +162,8 @@ public final class PanamaDecodeKernel implements DecodeKernel {
             int n = Math.min(L, hi - t0);
             // Lanes past the end repeat the last token, so every row read is a real one; their scores are masked.
             // Block and offset advance incrementally: no division per lane.
-            int bi = t0 / bs;
+            int firstLogical = t0 / bs;
+            int bi = firstLogical;
             int off = t0 - bi * bs;
             for (int j = 0; j < L; j++) {
                 int b = table[bi];
@@ -173,7 +174,9 @@ public final class PanamaDecodeKernel implements DecodeKernel {
                     bi++;
                 }
             }
-            boolean oneBlock = blk[0] == blk[L - 1];
+            // One logical block (bi is now the last real token's): a block table may map two logical blocks of
+            // the tile to the same physical block with a different one between them, so compare logical indexes.
+            boolean oneBlock = bi == firstLogical;
             for (int local = 0; local < kvCount; local++) {
                 int kvh = kv0 + local;
                 if (kind == STAGED) {
