@@ -46,8 +46,12 @@ public final class CudaQuantKernels {
 
     /** Threads per block of {@code vramkit_quantize}: eight warps, one group each at a time. */
     private static final int QUANTIZE_THREADS = 256;
-    /** What the launcher stores in the kernel's report slots: "nothing found". */
-    private static final long NO_REPORT = Long.MAX_VALUE;
+    /**
+     * What the launcher stores in the kernel's report slots, "nothing found": the byte {@link #NO_REPORT_BYTE} in all
+     * eight bytes (a fill), above every flat index, so the kernel's {@code atomicMin} keeps the first bad one.
+     */
+    private static final long NO_REPORT = 0x7F7F_7F7F_7F7F_7F7FL;
+    private static final byte NO_REPORT_BYTE = 0x7F;
 
     /**
      * Quantizes FP32 weights that are already in device memory into a new device tensor, on the GPU, with the CPU
@@ -175,7 +179,7 @@ public final class CudaQuantKernels {
         long groups = (long) rows * (cols / group);
         try (Buffer report = Buffer.allocate(scratch, 16, 256, stream);
              Arena arena = Arena.ofConfined()) {
-            stream.fillAsync(report, 0, 16, (byte) 0x7F);
+            stream.fillAsync(report, 0, 16, NO_REPORT_BYTE);
             int blocks = (int) Math.min(65535, (groups + QUANTIZE_THREADS / 32 - 1) / (QUANTIZE_THREADS / 32));
             module().function("vramkit_quantize").launch(blocks, QUANTIZE_THREADS, stream, weights.address(), rows,
                     cols, group, format.scheme().ordinal(), CudaQuantizedTensor.flags(format), codes.address(),
