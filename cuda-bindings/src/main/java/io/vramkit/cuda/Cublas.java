@@ -22,7 +22,8 @@ import java.lang.foreign.ValueLayout;
  * <p>The workspace comes from a caller-given {@link MemoryResource} (a pool), so cuBLAS does not allocate on its own.
  * A handle may be used from any thread, one call at a time (methods are synchronized), as cuBLAS requires.
  * libcublas is found as {@link CudaLibrary#CUBLAS} describes; when it is absent, {@link #create} throws
- * {@link CudaLibraryException} naming the paths tried. <b>Unverified on a GPU</b> in this build.
+ * {@link CudaLibraryException} naming the paths tried.
+ * Verified on an NVIDIA H200 by the {@code gpu}-tagged tests (2026-11-26).
  */
 public final class Cublas implements AutoCloseable {
 

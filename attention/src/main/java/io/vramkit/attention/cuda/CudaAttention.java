@@ -19,8 +19,8 @@ import java.util.Objects;
  * {@code paged_decode.cu}) on device buffers, with the semantics of {@link io.vramkit.attention.FlashAttention}
  * and {@link io.vramkit.attention.PagedDecodeAttention}.
  *
- * <p><b>Unverified:</b> this launcher and the kernels have been compiled (nvcc, sm_80..sm_90) but not run on a GPU in
- * this build; the {@code gpu}-tagged tests compare them with the CPU path when a device answers.
+ * <p>Verified on an NVIDIA H200 (2026-11-26): the {@code gpu}-tagged tests compare every kernel with the CPU path
+ * (and decode also with float64), with poisoned outputs; speeds are in {@code docs/benchmarks.md}.
  *
  * <p>All buffers are device memory on the module's device, laid out as the CPU path documents; the caller owns them
  * and keeps them alive until {@code stream} has run the kernels. Launches are asynchronous on {@code stream}.
@@ -60,8 +60,13 @@ public final class CudaAttention implements AutoCloseable {
      * The last two need a positive scale; other calls take {@code base}.
      */
     public static final java.util.List<String> PREFILL_VARIANTS = java.util.List.of("base", "tuned", "rows16");
-    /** The variant {@link #load(int)} picks: {@code -Dvramkit.prefill.variant=base|tuned|rows16}, default rows16. */
-    public static final String DEFAULT_PREFILL_VARIANT = System.getProperty("vramkit.prefill.variant", "rows16");
+    /**
+     * The variant {@link #load(int)} picks: {@code -Dvramkit.prefill.variant=base|tuned|rows16}, default tuned. On
+     * an H200 (BF16, causal, 32/8 heads, d=128, batch 1 and 4, 4k and 16k tokens) tuned ran at 339-378 TFLOP/s,
+     * rows16 at 319-340 and base at 264-290, measured in one run (docs/benchmarks.md). Its d=128 build spills 8 bytes
+     * outside the inner loops at 255 registers; that cost is inside those figures.
+     */
+    public static final String DEFAULT_PREFILL_VARIANT = System.getProperty("vramkit.prefill.variant", "tuned");
 
     private final KernelModule module;
     private final int deviceOrdinal;
@@ -172,8 +177,7 @@ public final class CudaAttention implements AutoCloseable {
      * the WMMA kernel ({@code flash_prefill.cu}): its 64-row variant when its shared memory fits that limit
      * ({@code KernelFunction} opts in above {@link #DEFAULT_SHARED_LIMIT}), else the 16-row one.
      * The mma.sync kernel is the {@link #PREFILL_VARIANTS variant} this instance was loaded with (base for a scale
-     * <= 0). <b>Unverified:</b> base has passed the {@code gpu} tests on an H200; the tuned and rows16 variants have
-     * been compiled (rows16: 0 spills on sm_90) but not yet run on a GPU.
+     * <= 0). All three variants passed the {@code gpu} tests on an H200.
      *
      * <p>A {@link BlockMask} in {@code params} is honoured as on the CPU: key tiles with no allowed pair are
      * skipped, and elements of disallowed pairs are masked. To check, as the CPU does, that the mask covers the
@@ -271,8 +275,10 @@ public final class CudaAttention implements AutoCloseable {
             stream.copyToHostAsync(cuSeqlensK, 0, ck);
             stream.synchronize();
             for (int b = 0; b < batch; b++) {
-                maxQ = Math.max(maxQ, cq.getAtIndex(ValueLayout.JAVA_INT, b + 1) - cq.getAtIndex(ValueLayout.JAVA_INT, b));
-                maxK = Math.max(maxK, ck.getAtIndex(ValueLayout.JAVA_INT, b + 1) - ck.getAtIndex(ValueLayout.JAVA_INT, b));
+                maxQ = Math.max(maxQ, cq.getAtIndex(ValueLayout.JAVA_INT, b + 1)
+                        - cq.getAtIndex(ValueLayout.JAVA_INT, b));
+                maxK = Math.max(maxK, ck.getAtIndex(ValueLayout.JAVA_INT, b + 1)
+                        - ck.getAtIndex(ValueLayout.JAVA_INT, b));
             }
         }
         if ((long) mask.rowBlocks() * mask.rowBlock() < maxQ || (long) mask.colBlocks() * mask.colBlock() < maxK) {
@@ -369,7 +375,7 @@ public final class CudaAttention implements AutoCloseable {
      * <p>Head dimensions that are a multiple of 8 in 32..256, with 16-byte aligned caches, run the vectorized kernel:
      * each warp streams keys and values through a 3-stage {@code cp.async} pipeline in shared memory, 8 elements per
      * lane and token, and updates its online softmax once per group of rows. Other shapes run the scalar kernel.
-     * Both are <b>unverified</b> for speed; pick {@code splitTokens} with {@link #suggestedSplitTokens}.
+     * Both passed the {@code gpu} tests on an H200; pick {@code splitTokens} with {@link #suggestedSplitTokens}.
      *
      * @param q           device {@code [batch, heads, headDim]} of {@code qType} (FP32, FP16, BF16); out likewise
      * @param kScales     device FP32 {@code [numBlocks, kvHeads]} for INT8/FP8 KV, else null; vScales likewise

@@ -16,12 +16,13 @@ import java.util.Objects;
 
 /**
  * Launches the quantization module's CUDA kernels ({@code quantization/src/main/cuda}): quantize FP32 weights,
- * dequantize to FP32 and the fused W4A16/W8A16 GEMV for batches of 1 to 16, FP16 or BF16 activations ({@link CudaQuantGemm} has the
- * prefill-sized matmul). The kernels read the layouts of {@code docs/formats.md}, the same
- * bytes as the CPU kernels, and are compared with them by the {@code gpu}-tagged tests.
+ * dequantize to FP32 and the fused W4A16/W8A16 GEMV for batches of 1 to 16, FP16 or BF16 activations
+ * ({@link CudaQuantGemm} has the prefill-sized matmul). The kernels read the layouts of {@code docs/formats.md}, the
+ * same bytes as the CPU kernels, and are compared with them by the {@code gpu}-tagged tests.
  *
  * <p>The kernel module is loaded on the first use on device 0 and kept. Thread-safe; launches are ordered by the
- * given stream. <b>Unverified on a GPU</b>: written and compiled ({@code nvcc -arch=sm_90}) without one.
+ * given stream. Dequantize and GEMV (both tensor-core variants and the warp-per-row fallback) are verified on an
+ * NVIDIA H200 by the {@code gpu}-tagged tests (2026-11-26); {@link #quantize} is not yet (see its Javadoc).
  */
 public final class CudaQuantKernels {
 
@@ -145,8 +146,8 @@ public final class CudaQuantKernels {
         format.checkShape(name, rows, cols);
         long need = 4L * rows * cols;
         if (weights.byteSize() < need) {
-            throw new IllegalArgumentException("weights has " + weights.byteSize() + " bytes, needs rows × cols × 4 = "
-                    + need + " for tensor '" + name + "' [" + rows + ", " + cols + "]");
+            throw new IllegalArgumentException("weights has " + weights.byteSize()
+                    + " bytes, needs rows × cols × 4 = " + need + " for tensor '" + name + "' [" + rows + ", " + cols + "]");
         }
         if (weights.address() % 4 != 0) {
             throw new IllegalArgumentException("weights must be 4-byte aligned for FP32 loads, address 0x"
@@ -273,8 +274,8 @@ public final class CudaQuantKernels {
      * covers the whole batch: the integer codes minus their zero-points (exact in FP16 and BF16; NF4 as a hi/lo pair
      * of 16-bit values) are the A operand of {@code mma.sync m16n8k16}, the activations B, and each scale group's FP32
      * partial sum is multiplied by its FP32 scale, so results differ from the CPU path by FP32 rounding order only.
-     * Other shapes run the warp-per-row kernels, one launch per power of two in the batch. <b>The tensor-core path is
-     * unverified on a GPU.</b>
+     * Other shapes run the warp-per-row kernels, one launch per power of two in the batch. Both paths are verified on
+     * an H200.
      *
      * @param w      INT8 (per-channel or grouped), INT4 (either kind) or NF4 weights; {@code cols % 32 == 0} and the
      *               group a multiple of 32 (16 for INT8)
@@ -302,7 +303,7 @@ public final class CudaQuantKernels {
         /**
          * {@code vramkit_gemv_tc2_*_n1}: the scales load together with the codes, and INT4 builds its 16-bit operand
          * pairs with fewer instructions. Applies to INT4 and NF4 with a group of 64 or more and batch 1 to 8; other
-         * cases run {@link #TC1}. <b>Unverified on a GPU.</b>
+         * cases run {@link #TC1}. Verified on an H200, and faster there than {@link #TC1} (docs/benchmarks.md).
          */
         TC2
     }
