@@ -147,7 +147,8 @@ public final class CudaQuantKernels {
         long need = 4L * rows * cols;
         if (weights.byteSize() < need) {
             throw new IllegalArgumentException("weights has " + weights.byteSize()
-                    + " bytes, needs rows × cols × 4 = " + need + " for tensor '" + name + "' [" + rows + ", " + cols + "]");
+                    + " bytes, needs rows × cols × 4 = " + need + " for tensor '" + name + "' [" + rows + ", " + cols
+                    + "]");
         }
         if (weights.address() % 4 != 0) {
             throw new IllegalArgumentException("weights must be 4-byte aligned for FP32 loads, address 0x"
