@@ -182,8 +182,10 @@ class CudaQuantizeGpuTest {
                 int rows = sh[0];
                 int cols = sh[1];
                 float[] w = heavyTailed(rows * cols, seed++);
+                // shared: the GPU result's host copies back a QuantizedTensor whose dequantize() runs on the
+                // executor's worker threads
                 try (CudaStream stream = CudaStream.create(0);
-                     Arena arena = Arena.ofConfined();
+                     Arena arena = Arena.ofShared();
                      Buffer wb = upload(w, dev, stream, arena);
                      QuantizedTensor cpu = Quantizer.quantize("w", w, rows, cols, f)) {
                     QuantizedTensor gpu = gpuQuantize(wb, rows, cols, f, (byte) 0xFF, dev, stream, arena);
