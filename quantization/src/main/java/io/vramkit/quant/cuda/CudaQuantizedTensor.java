@@ -13,7 +13,7 @@ import java.util.Objects;
 /**
  * A {@link QuantizedTensor} copied to device memory, byte for byte (the layouts of {@code docs/formats.md} are the
  * same on both sides): codes, scales, zero-points and second-level scales each in their own {@link Buffer}; or
- * quantized on the GPU by {@link CudaQuantKernels#quantize} (unverified on a GPU).
+ * quantized on the GPU by {@link CudaQuantKernels#quantize}.
  *
  * <p>Owns its buffers; {@link #close()} frees them (stream-ordered on the upload stream). Immutable after the
  * upload, so kernels on any stream may read it once the upload stream's work is ordered before them.
