@@ -434,26 +434,15 @@ public final class GpuKernelBench {
     }
 
     private void prefill() {
-        AttentionParams causal = AttentionParams.builder().causal(true).build();
         try (CudaAttention attention = CudaAttention.load(0)) {
             for (int batch : new int[] {1, 4, 8}) {
                 for (int seq : new int[] {1024, 4096, 16384}) {
-                    long tokens = (long) batch * seq;
-                    long qBytes = tokens * HEADS * HEAD_DIM * 2;
-                    long kvBytes = tokens * KV_HEADS * HEAD_DIM * 2;
-                    // 0x3c3c is about 1.17 in BF16: finite scores, so no NaN path is timed
-                    try (Buffer q = alloc(qBytes, (byte) 0x3c); Buffer k = alloc(kvBytes, (byte) 0x3c);
-                         Buffer v = alloc(kvBytes, (byte) 0x3c); Buffer o = alloc(qBytes, (byte) 0);
-                         Buffer cu = seqlens(batch, seq)) {
-                        double s = time(() -> attention.flashPrefill(q, k, v, o, null, cu, cu, batch, seq,
-                                (int) tokens, HEADS, KV_HEADS, HEAD_DIM, DType.BF16, causal, stream));
-                        double flops = 4.0 * batch * HEADS * (double) seq * seq * HEAD_DIM / 2;
-                        String label = String.format(Locale.ROOT, "vramkit prefill BF16 causal [b=%d, s=%d, "
-                                + "h=%d/%d, d=%d]", batch, seq, HEADS, KV_HEADS, HEAD_DIM);
-                        print(String.format(Locale.ROOT, "%s %.2f ms, %.1f TFLOP/s", label, s * 1e3,
-                                flops / s / 1e12));
-                        print(String.format(Locale.ROOT, "SUMMARY %s: %.1f TFLOP/s", label, flops / s / 1e12));
-                    }
+                    double s = prefillSeconds(attention, batch, seq);
+                    double flops = prefillFlops(batch, seq);
+                    String label = String.format(Locale.ROOT, "vramkit prefill BF16 causal [b=%d, s=%d, "
+                            + "h=%d/%d, d=%d]", batch, seq, HEADS, KV_HEADS, HEAD_DIM);
+                    print(String.format(Locale.ROOT, "%s %.2f ms, %.1f TFLOP/s", label, s * 1e3, flops / s / 1e12));
+                    print(String.format(Locale.ROOT, "SUMMARY %s: %.1f TFLOP/s", label, flops / s / 1e12));
                 }
             }
         }
@@ -465,28 +454,38 @@ public final class GpuKernelBench {
      * shapes, in this run, one SUMMARY line each with the variant's name (the summary adds its % of SDPA).
      */
     private void prefillVariants() {
-        AttentionParams causal = AttentionParams.builder().causal(true).build();
         for (String variant : CudaAttention.PREFILL_VARIANTS) {
             try (CudaAttention attention = CudaAttention.load(0, variant)) {
                 for (int batch : new int[] {1, 4}) {
                     for (int seq : new int[] {4096, 16384}) {
-                        long tokens = (long) batch * seq;
-                        long qBytes = tokens * HEADS * HEAD_DIM * 2;
-                        long kvBytes = tokens * KV_HEADS * HEAD_DIM * 2;
-                        try (Buffer q = alloc(qBytes, (byte) 0x3c); Buffer k = alloc(kvBytes, (byte) 0x3c);
-                             Buffer v = alloc(kvBytes, (byte) 0x3c); Buffer o = alloc(qBytes, (byte) 0);
-                             Buffer cu = seqlens(batch, seq)) {
-                            double s = time(() -> attention.flashPrefill(q, k, v, o, null, cu, cu, batch, seq,
-                                    (int) tokens, HEADS, KV_HEADS, HEAD_DIM, DType.BF16, causal, stream));
-                            double flops = 4.0 * batch * HEADS * (double) seq * seq * HEAD_DIM / 2;
-                            print(String.format(Locale.ROOT, "SUMMARY vramkit prefill variant %s%s BF16 causal "
-                                    + "[b=%d, s=%d, h=%d/%d, d=%d]: %.2f ms, %.1f TFLOP/s", variant,
-                                    variant.equals(CudaAttention.DEFAULT_PREFILL_VARIANT) ? " (default)" : "",
-                                    batch, seq, HEADS, KV_HEADS, HEAD_DIM, s * 1e3, flops / s / 1e12));
-                        }
+                        double s = prefillSeconds(attention, batch, seq);
+                        print(String.format(Locale.ROOT, "SUMMARY vramkit prefill variant %s%s BF16 causal "
+                                + "[b=%d, s=%d, h=%d/%d, d=%d]: %.2f ms, %.1f TFLOP/s", variant,
+                                variant.equals(CudaAttention.DEFAULT_PREFILL_VARIANT) ? " (default)" : "",
+                                batch, seq, HEADS, KV_HEADS, HEAD_DIM, s * 1e3, prefillFlops(batch, seq) / s / 1e12));
                     }
                 }
             }
+        }
+    }
+
+    /** Causal attention FLOPs as {@code scripts/gpu-check-torch-sdpa.py} counts them: {@code 4 B H S^2 D / 2}. */
+    private static double prefillFlops(int batch, int seq) {
+        return 4.0 * batch * HEADS * (double) seq * seq * HEAD_DIM / 2;
+    }
+
+    /** Seconds per BF16 causal prefill of {@code batch} sequences of {@code seq} tokens, inputs about 1.17. */
+    private double prefillSeconds(CudaAttention attention, int batch, int seq) {
+        AttentionParams causal = AttentionParams.builder().causal(true).build();
+        long tokens = (long) batch * seq;
+        long qBytes = tokens * HEADS * HEAD_DIM * 2;
+        long kvBytes = tokens * KV_HEADS * HEAD_DIM * 2;
+        // 0x3c3c is about 1.17 in BF16: finite scores, so no NaN path is timed
+        try (Buffer q = alloc(qBytes, (byte) 0x3c); Buffer k = alloc(kvBytes, (byte) 0x3c);
+             Buffer v = alloc(kvBytes, (byte) 0x3c); Buffer o = alloc(qBytes, (byte) 0);
+             Buffer cu = seqlens(batch, seq)) {
+            return time(() -> attention.flashPrefill(q, k, v, o, null, cu, cu, batch, seq, (int) tokens, HEADS,
+                    KV_HEADS, HEAD_DIM, DType.BF16, causal, stream));
         }
     }
 
