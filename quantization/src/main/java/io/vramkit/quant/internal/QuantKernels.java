@@ -7,8 +7,11 @@ import java.lang.foreign.MemorySegment;
 /**
  * The CPU kernel family of the quantization module: quantize, dequantize, fused dequantize-GEMV and the dot
  * products of the W8A8 path and the register-blocked GEMM micro-kernel. One scalar implementation
- * ({@link ScalarQuantKernels}) and one Vector API implementation ({@code PanamaQuantKernels}); both produce the same
- * codes bit for bit and the same dot products up to FP32 summation order. Implementations are stateless and thread-safe; callers split work over rows.
+ * ({@link ScalarQuantKernels}) and one Vector API implementation ({@code PanamaQuantKernels}). Formats without a
+ * scale search produce the same codes bit for bit on both; where a scale is searched (it minimizes the squared error
+ * over a few candidates), the two sum the errors in different orders, so on a near-tie they may keep different
+ * candidates of equal quality (QuantizerTest checks the error instead). Dot products agree up to FP32 summation
+ * order. Implementations are stateless and thread-safe; callers split work over rows.
  */
 public interface QuantKernels {
 
