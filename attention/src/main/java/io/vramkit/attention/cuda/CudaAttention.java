@@ -62,9 +62,9 @@ public final class CudaAttention implements AutoCloseable {
     public static final java.util.List<String> PREFILL_VARIANTS = java.util.List.of("base", "tuned", "rows16");
     /**
      * The variant {@link #load(int)} picks: {@code -Dvramkit.prefill.variant=base|tuned|rows16}, default tuned. On
-     * an H200 (BF16, causal, 32/8 heads, d=128, batch 1 and 4, 4k and 16k tokens) tuned ran at 339-378 TFLOP/s,
-     * rows16 at 319-340 and base at 264-290, measured in one run on constant inputs (docs/benchmarks.md). Its d=128
-     * build spills 8 bytes outside the inner loops at 255 registers; that cost is inside those figures.
+     * an H200 (BF16, causal, 32/8 heads, d=128, batch 1 and 4, 4k and 16k tokens, standard normal inputs) tuned ran
+     * at 323-355 TFLOP/s, rows16 at 293-311 and base at 255-288, measured in one run (docs/benchmarks.md, run 6).
+     * Its d=128 build spills 8 bytes outside the inner loops at 255 registers; that cost is inside those figures.
      */
     public static final String DEFAULT_PREFILL_VARIANT = System.getProperty("vramkit.prefill.variant", "tuned");
 

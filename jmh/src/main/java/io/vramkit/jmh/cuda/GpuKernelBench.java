@@ -74,8 +74,8 @@ import java.util.function.IntConsumer;
  *
  * <p>Usage: {@code GpuKernelBench [--out DIR] [--only copy,gemv,gemm,prefill,decode]}.
  *
- * <p>Ran on an NVIDIA H200 (2026-11-26); figures in {@code docs/benchmarks.md}. The random prefill inputs
- * ({@code randomBf16}) came after that run and are <b>unverified</b> on a GPU.
+ * <p>Ran on an NVIDIA H200 (2026-11-26, and 2026-11-27 with the random prefill inputs of {@code randomBf16});
+ * figures in {@code docs/benchmarks.md}.
  */
 public final class GpuKernelBench {
 
