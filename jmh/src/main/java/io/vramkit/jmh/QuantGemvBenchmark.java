@@ -28,6 +28,9 @@ import org.openjdk.jmh.annotations.TearDown;
  * the figure of merit is the {@code weightBytes} rate (bytes of packed weights, scales included, per second) and
  * its ratio to {@code streamRead}'s {@code weightBytes} rate for the same {@code format} and {@code shape}.
  *
+ * <p>{@code INT4_W4A8} is the INT4 weights of {@code INT4} through {@link QuantizedMatmul#w4a8} (activations
+ * quantized to INT8 per group inside each call, which the timing includes) instead of {@link QuantizedMatmul#matmul}.
+ *
  * <p>Weights rotate over copies covering {@value MemoryBandwidth#MIN_FOOTPRINT_MIB} MiB so they come from DRAM.
  * No timed assertions: the figures go to docs/benchmarks.md.
  */
@@ -38,7 +41,7 @@ import org.openjdk.jmh.annotations.TearDown;
 public class QuantGemvBenchmark {
 
     /** Weight format. */
-    @Param({"FP32", "BF16", "INT8", "INT4", "NF4"})
+    @Param({"FP32", "BF16", "INT8", "INT4", "INT4_W4A8", "NF4"})
     public String format;
 
     /** {@code rows x cols} of W. */
@@ -52,6 +55,7 @@ public class QuantGemvBenchmark {
     private float[] y;
     private int next;
     private int nextRead;
+    private boolean w4a8;
 
     /** Bytes of weights read, reported as a rate (bytes per second). */
     @State(Scope.Thread)
@@ -70,7 +74,7 @@ public class QuantGemvBenchmark {
     /** Maps the benchmark's format names to formats. */
     static QuantFormat format(String name) {
         return switch (name) {
-            case "INT4" -> QuantFormat.INT4_G128;
+            case "INT4", "INT4_W4A8" -> QuantFormat.INT4_G128;
             case "NF4" -> QuantFormat.NF4_B64;
             default -> QuantFormat.parse(name);
         };
@@ -79,6 +83,7 @@ public class QuantGemvBenchmark {
     /** Quantizes random weights once and copies them into the rotating set. */
     @Setup(Level.Trial)
     public void setup() {
+        w4a8 = format.equals("INT4_W4A8");
         String[] rc = shape.split("x");
         int rows = Integer.parseInt(rc[0]);
         int cols = Integer.parseInt(rc[1]);
@@ -124,7 +129,11 @@ public class QuantGemvBenchmark {
     public float[] gemv(Counters c) {
         QuantizedTensor w = weights[next];
         next = (next + 1) % weights.length;
-        QuantizedMatmul.matmul(x, 1, w, y);
+        if (w4a8) {
+            QuantizedMatmul.w4a8(x, 1, w, y);
+        } else {
+            QuantizedMatmul.matmul(x, 1, w, y);
+        }
         c.weightBytes += w.byteSize();
         return y;
     }

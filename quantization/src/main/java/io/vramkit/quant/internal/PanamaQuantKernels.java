@@ -42,6 +42,19 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     private static final VectorSpecies<Short> S =
             WIDE ? VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : null;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    /** Full-width shorts of the W4A8 GEMV. */
+    private static final VectorSpecies<Short> S_FULL =
+            WIDE ? VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize())) : null;
+    /** Shorts per W4A8 vector ({@code 2L}); a W4A8 block is {@code 4 × SL} columns, {@code 2 × SL} code bytes. */
+    private static final int SL = 2 * L;
+    /** Full-width bytes: a W4A8 block's activation codes are two of these. */
+    private static final VectorSpecies<Byte> B_FULL =
+            WIDE ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize())) : null;
+    /**
+     * Two-vector permutes that gather a W4A8 block's activation codes for nibble {@code k}: lane {@code j} picks
+     * byte {@code 4j + k} of the block (only the first {@code SL} lanes are used).
+     */
+    private static final byte[][] W4A8_GATHER = new byte[4][4 * L];
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final boolean NF4_LUT = L == 16 && I.length() == 16;
     /** A 16-entry codebook fits one vector: the nibble-plane GEMV applies. */
@@ -57,6 +70,11 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     private static final int GEMM_NR = 6;
 
     static {
+        for (int k = 0; k < 4; k++) {
+            for (int j = 0; j < 4 * L; j++) {
+                W4A8_GATHER[k][j] = (byte) ((4 * j + k) % (8 * L));
+            }
+        }
         for (int i = 0; i < 16; i++) {
             NF4_BITS[i] = Float.floatToRawIntBits(Layouts.NF4[i]);
             NF4_MID_BITS[i] = Float.floatToRawIntBits(i < 15 ? Layouts.NF4_MIDPOINTS[i] : Float.POSITIVE_INFINITY);
@@ -629,6 +647,235 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
     }
 
     /**
+     * {@inheritDoc} Vectorized per group when {@code g} is a multiple of {@code L}: the absmax, then
+     * {@code x · (1/s)} rounded with the {@code 1.5·2^23} trick (half to even, as {@link Math#rint}) and clamped,
+     * the same operations as the scalar code, so the codes are bit-identical. A non-finite group hands the call to
+     * the scalar code, which names the index.
+     */
+    @Override
+    public void quantizeActivationGroups(float[] x, int batch, int cols, int g, byte[] xq, float[] xs) {
+        if (!WIDE || g % L != 0) {
+            super.quantizeActivationGroups(x, batch, cols, g, xq, xs);
+            return;
+        }
+        int gpr = cols / g;
+        for (int j = 0; j < batch * gpr; j++) {
+            int o = j * g;
+            FloatVector mv = FloatVector.zero(F);
+            for (int c = o; c < o + g; c += L) {
+                mv = mv.max(FloatVector.fromArray(F, x, c).abs());
+            }
+            float m = mv.reduceLanes(VectorOperators.MAX);
+            if (!Float.isFinite(m)) {
+                super.quantizeActivationGroups(x, batch, cols, g, xq, xs);
+                return;
+            }
+            float s = m / 127f;
+            float inv = s == 0f ? 0f : 1f / s;
+            xs[j] = s;
+            for (int c = o; c < o + g; c += L) {
+                FloatVector v = FloatVector.fromArray(F, x, c).mul(inv).add(Layouts.RINT_MAGIC)
+                        .sub(Layouts.RINT_MAGIC).max(-127f).min(127f);
+                ((ByteVector) v.convertShape(VectorOperators.F2B, B, 0)).intoArray(xq, c);
+            }
+        }
+    }
+
+    /**
+     * Whether the vector W4A8 GEMV applies: INT4 symmetric, {@code cols} a multiple of the {@code 4·SL}-column block
+     * (128 on AVX-512), and groups of whole blocks or of a whole number of int lanes ({@code g % 8 == 0}) that tile
+     * a block.
+     */
+    private static boolean w4a8Path(QuantizedTensor t) {
+        int g = t.format().groupSize();
+        int blk = 4 * SL;
+        return WIDE && I.length() == L && t.format().scheme() == QuantFormat.Scheme.INT4_SYM && t.cols() % blk == 0
+                && g % 8 == 0 && (g % blk == 0 || blk % g == 0);
+    }
+
+    /**
+     * W4A8 in 16-bit integer lanes, twice as many per vector as FP32 lanes and no codebook lookup. Per
+     * {@code 4·SL}-column block and row: one {@code SL}-short load of the block's {@code 2·SL} code bytes (lane
+     * {@code j} holds the four nibbles of columns {@code 4j .. 4j+3}), three shifts and three {@code and}s to split
+     * them, four 16-bit multiplies with the activation codes (rearranged by {@link #w4a8Activations} so that each
+     * lane meets its columns), the {@code 8 · Σ x} of the code offset subtracted per lane, then adjacent lanes
+     * summed into ints, converted and scaled per group (a broadcast when groups span whole blocks, else a permute of
+     * the block's scales). Every partial sum stays within 16 bits ({@code u·x ≤ 15 · 127}, four per lane, minus at
+     * most {@code 8 · 4 · 127}), so the integer part is exact and only the per-group scaling rounds. Rows go two per
+     * pass as in {@link #rowsLut}.
+     */
+    @Override
+    public void gemvW4a8(QuantizedTensor t, byte[] xq, float[] xs, int batch, float[] y, int r0, int r1) {
+        if (!w4a8Path(t)) {
+            super.gemvW4a8(t, xq, xs, batch, y, r0, r1);
+            return;
+        }
+        int cols = t.cols();
+        int rows = t.rows();
+        int gpr = t.groupsPerRow();
+        int g = cols / gpr;
+        boolean wide = g % (4 * SL) == 0;
+        int[] lanes = new int[L];
+        for (int i = 0; i < L; i++) {
+            lanes[i] = wide ? 0 : 8 * i / g;
+        }
+        MemorySegment codes = t.codes();
+        MemorySegment scales = t.scales();
+        short[] xv = new short[cols];
+        short[] corr = new short[cols / 4];
+        // padded by L: a narrow block's scale vector is L floats loaded from the block's first group
+        int s1 = gpr + L;
+        float[] sc = new float[2 * s1];
+        long rowBytes = cols / 2;
+        int h = (r1 - r0) / 2;
+        for (int b = 0; b < batch; b++) {
+            w4a8Activations(xq, b * cols, cols, xv, corr);
+            int xsOff = b * gpr;
+            for (int i = 0; i < r1 - r0 - h; i++) {
+                // row r0 + i pairs with r0 + i + h; the last row of an odd range pairs with itself (stride 0),
+                // computed twice, stored twice
+                int r = i < h ? r0 + i : r1 - 1;
+                int r2 = i < h ? r + h : r;
+                halfToFloat(scales, (long) r * gpr, gpr, sc, 0, xs, xsOff);
+                halfToFloat(scales, (long) r2 * gpr, gpr, sc, s1, xs, xsOff);
+                long off = r * rowBytes;
+                long stride = (r2 - r) * rowBytes;
+                if (wide) {
+                    pairW4a8Wide(codes, off, stride, xv, corr, cols, g, sc, s1, y, b * rows + r, b * rows + r2);
+                } else {
+                    pairW4a8Narrow(codes, off, stride, xv, corr, cols, g, lanes, sc, s1, y, b * rows + r,
+                            b * rows + r2);
+                }
+            }
+        }
+    }
+
+    /**
+     * The FP16 values {@code h[index, index + n)} of {@code halves} as floats into {@code out[outOff, outOff + n)},
+     * each multiplied by {@code mul[mulOff + i]} when {@code mul} is not {@code null}. Exact for every FP16 value:
+     * the magnitude bits shifted into a float's place read as the value times 2^-112 (subnormals included), a
+     * multiply by 2^112 restores it, infinities and NaNs get the float exponent, and the sign is put back.
+     */
+    private static void halfToFloat(MemorySegment halves, long index, int n, float[] out, int outOff, float[] mul,
+                                    int mulOff) {
+        int i = 0;
+        if (WIDE && S.length() == L && I.length() == L) {
+            for (; i <= n - L; i += L) {
+                IntVector h = (IntVector) ShortVector.fromMemorySegment(S, halves, 2 * (index + i), LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+                IntVector mag = h.and(0x7FFF);
+                IntVector shifted = mag.lanewise(VectorOperators.LSHL, 13);
+                IntVector bits = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                        .blend(shifted.or(0x7F800000), mag.compare(VectorOperators.GE, 0x7C00))
+                        .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16));
+                FloatVector f = bits.reinterpretAsFloats();
+                if (mul != null) {
+                    f = f.mul(FloatVector.fromArray(F, mul, mulOff + i));
+                }
+                f.intoArray(out, outOff + i);
+            }
+        }
+        for (; i < n; i++) {
+            float f = Float.float16ToFloat(halves.getAtIndex(Layouts.I16, index + i));
+            out[outOff + i] = mul != null ? f * mul[mulOff + i] : f;
+        }
+    }
+
+    /**
+     * Rearranges activation codes {@code xq[xOff, xOff + cols)} for the W4A8 kernels: per {@code 4·SL}-column block
+     * at {@code c}, lane {@code j} of the block's vector {@code k} ({@code k < 4}) holds column {@code c + 4j + k},
+     * the column of nibble {@code k} of the block's short lane {@code j}; {@code corr[c/4 + j]} is
+     * {@code 8 ·} the sum of those four columns.
+     */
+    private static void w4a8Activations(byte[] xq, int xOff, int cols, short[] xv, short[] corr) {
+        ByteVector g0 = ByteVector.fromArray(B_FULL, W4A8_GATHER[0], 0);
+        ByteVector g1 = ByteVector.fromArray(B_FULL, W4A8_GATHER[1], 0);
+        ByteVector g2 = ByteVector.fromArray(B_FULL, W4A8_GATHER[2], 0);
+        ByteVector g3 = ByteVector.fromArray(B_FULL, W4A8_GATHER[3], 0);
+        for (int c = 0; c < cols; c += 4 * SL) {
+            ByteVector lo = ByteVector.fromArray(B_FULL, xq, xOff + c);
+            ByteVector hi = ByteVector.fromArray(B_FULL, xq, xOff + c + 2 * SL);
+            ShortVector x0 = (ShortVector) g0.selectFrom(lo, hi).convertShape(VectorOperators.B2S, S_FULL, 0);
+            ShortVector x1 = (ShortVector) g1.selectFrom(lo, hi).convertShape(VectorOperators.B2S, S_FULL, 0);
+            ShortVector x2 = (ShortVector) g2.selectFrom(lo, hi).convertShape(VectorOperators.B2S, S_FULL, 0);
+            ShortVector x3 = (ShortVector) g3.selectFrom(lo, hi).convertShape(VectorOperators.B2S, S_FULL, 0);
+            x0.intoArray(xv, c);
+            x1.intoArray(xv, c + SL);
+            x2.intoArray(xv, c + 2 * SL);
+            x3.intoArray(xv, c + 3 * SL);
+            x0.add(x1).add(x2).add(x3).lanewise(VectorOperators.LSHL, 3).intoArray(corr, c / 4);
+        }
+    }
+
+    /** Lanes {@code 2i} and {@code 2i + 1} of {@code d} summed into int lane {@code i}, as floats. */
+    private static FloatVector pairSum(ShortVector d) {
+        IntVector v = d.reinterpretAsInts();
+        return (FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                .add(v.lanewise(VectorOperators.ASHR, 16)).convert(VectorOperators.I2F, 0);
+    }
+
+    /**
+     * {@code Σ (u − 8)·x} of one block and row, per short lane: {@code v} the row's codes, {@code x0..x3} the
+     * activation vectors of nibbles 0..3, {@code k} the offset correction, {@code m} a vector of 15s.
+     */
+    private static ShortVector w4a8Block(ShortVector v, ShortVector x0, ShortVector x1, ShortVector x2,
+                                         ShortVector x3, ShortVector k, ShortVector m) {
+        return v.and(m).mul(x0).add(v.lanewise(VectorOperators.LSHR, 4).and(m).mul(x1))
+                .add(v.lanewise(VectorOperators.LSHR, 8).and(m).mul(x2))
+                .add(v.lanewise(VectorOperators.LSHR, 12).mul(x3)).sub(k);
+    }
+
+    /**
+     * Two rows of {@link #gemvW4a8} with groups of whole blocks: codes at byte offsets {@code off} and
+     * {@code off + stride}, combined scales {@code sc[0, gpr)} and {@code sc[s1, s1 + gpr)}.
+     */
+    private static void pairW4a8Wide(MemorySegment codes, long off, long stride, short[] xv, short[] corr, int cols,
+                                     int g, float[] sc, int s1, float[] y, int y0, int y1) {
+        ShortVector m = ShortVector.broadcast(S_FULL, (short) 15);
+        FloatVector t0 = FloatVector.zero(F);
+        FloatVector t1 = FloatVector.zero(F);
+        for (int c = 0; c < cols; c += 4 * SL) {
+            ShortVector x0 = ShortVector.fromArray(S_FULL, xv, c);
+            ShortVector x1 = ShortVector.fromArray(S_FULL, xv, c + SL);
+            ShortVector x2 = ShortVector.fromArray(S_FULL, xv, c + 2 * SL);
+            ShortVector x3 = ShortVector.fromArray(S_FULL, xv, c + 3 * SL);
+            ShortVector k = ShortVector.fromArray(S_FULL, corr, c / 4);
+            ShortVector v0 = ShortVector.fromMemorySegment(S_FULL, codes, off + c / 2, LE);
+            ShortVector v1 = ShortVector.fromMemorySegment(S_FULL, codes, off + stride + c / 2, LE);
+            int gi = c / g;
+            t0 = pairSum(w4a8Block(v0, x0, x1, x2, x3, k, m)).fma(FloatVector.broadcast(F, sc[gi]), t0);
+            t1 = pairSum(w4a8Block(v1, x0, x1, x2, x3, k, m)).fma(FloatVector.broadcast(F, sc[s1 + gi]), t1);
+        }
+        y[y0] = t0.reduceLanes(VectorOperators.ADD);
+        y[y1] = t1.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@link #pairW4a8Wide} for groups smaller than a block: int lane {@code i} covers columns {@code 8i .. 8i+7}, so
+     * its scale is that of group {@code lanes[i]} of the block, one permute of the block's scales per row.
+     */
+    private static void pairW4a8Narrow(MemorySegment codes, long off, long stride, short[] xv, short[] corr,
+                                       int cols, int g, int[] lanes, float[] sc, int s1, float[] y, int y0, int y1) {
+        ShortVector m = ShortVector.broadcast(S_FULL, (short) 15);
+        IntVector laneGroup = IntVector.fromArray(I, lanes, 0);
+        FloatVector t0 = FloatVector.zero(F);
+        FloatVector t1 = FloatVector.zero(F);
+        for (int c = 0; c < cols; c += 4 * SL) {
+            ShortVector x0 = ShortVector.fromArray(S_FULL, xv, c);
+            ShortVector x1 = ShortVector.fromArray(S_FULL, xv, c + SL);
+            ShortVector x2 = ShortVector.fromArray(S_FULL, xv, c + 2 * SL);
+            ShortVector x3 = ShortVector.fromArray(S_FULL, xv, c + 3 * SL);
+            ShortVector k = ShortVector.fromArray(S_FULL, corr, c / 4);
+            ShortVector v0 = ShortVector.fromMemorySegment(S_FULL, codes, off + c / 2, LE);
+            ShortVector v1 = ShortVector.fromMemorySegment(S_FULL, codes, off + stride + c / 2, LE);
+            t0 = pairSum(w4a8Block(v0, x0, x1, x2, x3, k, m)).fma(blockValues(sc, 0, c, g, laneGroup), t0);
+            t1 = pairSum(w4a8Block(v1, x0, x1, x2, x3, k, m)).fma(blockValues(sc, s1, c, g, laneGroup), t1);
+        }
+        y[y0] = t0.reduceLanes(VectorOperators.ADD);
+        y[y1] = t1.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
      * Whether the nibble-plane GEMV applies: 16-lane vectors (the 16-entry codebook is one vector), {@code cols} a
      * multiple of the 128-column block, and groups that never split an int lane ({@code g % 8 == 0}) and either
      * tile a block or span whole blocks.
@@ -898,11 +1145,7 @@ public final class PanamaQuantKernels extends ScalarQuantKernels {
         long base = (long) r * gpr;
         MemorySegment scales = t.scales();
         switch (t.format().scheme()) {
-            case INT4_SYM -> {
-                for (int gi = 0; gi < gpr; gi++) {
-                    sc[off + gi] = Float.float16ToFloat(scales.getAtIndex(Layouts.I16, base + gi));
-                }
-            }
+            case INT4_SYM -> halfToFloat(scales, base, gpr, sc, off, null, 0);
             case INT4_ASYM -> {
                 MemorySegment zeros = t.zeros();
                 for (int gi = 0; gi < gpr; gi++) {

@@ -6,7 +6,7 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The CPU kernel family of the quantization module: quantize, dequantize, fused dequantize-GEMV and the dot
- * products of the W8A8 path and the register-blocked GEMM micro-kernel. One scalar implementation
+ * products of the W8A8 path, the W4A8 GEMV and the register-blocked GEMM micro-kernel. One scalar implementation
  * ({@link ScalarQuantKernels}) and one Vector API implementation ({@code PanamaQuantKernels}). Formats without a
  * scale search produce the same codes bit for bit on both; where a scale is searched (it minimizes the squared error
  * over a few candidates), the two sum the errors in different orders, so on a near-tie they may keep different
@@ -48,6 +48,28 @@ public interface QuantKernels {
      * {@code r ∈ [r0, r1)}, FP32 accumulation.
      */
     void gemv(QuantizedTensor t, float[] x, int batch, float[] y, int r0, int r1);
+
+    /**
+     * W4A8 GEMV for INT4 symmetric weights and INT8 activations quantized per weight group:
+     * {@code y[b × rows + r] = Σ_g (s_w[r, g] · xs[b × gpr + g]) · D(b, r, g)} for {@code b < batch} and
+     * {@code r ∈ [r0, r1)}, where {@code D(b, r, g) = Σ_{c∈g} (u[r, c] − 8) · xq[b × cols + c]} is exact in
+     * {@code int} and the sum over groups is FP32. Implementations differ only in the FP32 summation order.
+     *
+     * @param xq activation codes {@code [batch, cols]}, each in {@code [-127, 127]}
+     * @param xs activation scales {@code [batch, groupsPerRow]}, one per weight group
+     */
+    void gemvW4a8(QuantizedTensor t, byte[] xq, float[] xs, int batch, float[] y, int r0, int r1);
+
+    /**
+     * Symmetric INT8 quantization of activations {@code x[batch, cols]} per group of {@code g} columns:
+     * {@code xs[b × cols/g + j] = absmax / 127} of group {@code j} of row {@code b} and
+     * {@code xq = clamp(rint(x / xs), -127, 127)} (rounding half to even; 0 for an all-zero group). Bit-identical
+     * on every implementation.
+     *
+     * @throws IllegalArgumentException naming the index of the first activation that is not finite ({@code xq} and
+     *                                  {@code xs} are then unspecified)
+     */
+    void quantizeActivationGroups(float[] x, int batch, int cols, int g, byte[] xq, float[] xs);
 
     /**
      * Activation rows per panel of the packed layout {@link #gemmTile} reads: {@code x[batch, cols]} is packed

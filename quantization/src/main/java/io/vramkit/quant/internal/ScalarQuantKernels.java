@@ -362,6 +362,63 @@ public class ScalarQuantKernels implements QuantKernels {
         }
     }
 
+    @Override
+    public void gemvW4a8(QuantizedTensor t, byte[] xq, float[] xs, int batch, float[] y, int r0, int r1) {
+        int cols = t.cols();
+        int rows = t.rows();
+        int gpr = t.groupsPerRow();
+        int g = cols / gpr;
+        MemorySegment codes = t.codes();
+        int[] u = new int[cols];
+        for (int r = r0; r < r1; r++) {
+            long rowByte = (long) r * (cols / 2);
+            for (int c = 0; c < cols; c += 2) {
+                int v = codes.get(Layouts.I8, rowByte + c / 2) & 0xFF;
+                u[c] = (v & 15) - 8;
+                u[c + 1] = (v >>> 4) - 8;
+            }
+            for (int b = 0; b < batch; b++) {
+                float acc = 0f;
+                for (int gi = 0; gi < gpr; gi++) {
+                    int d = 0;
+                    int xo = b * cols + gi * g;
+                    for (int c = 0; c < g; c++) {
+                        d += u[gi * g + c] * xq[xo + c];
+                    }
+                    acc += d * (t.scale(r, gi) * xs[b * gpr + gi]);
+                }
+                y[b * rows + r] = acc;
+            }
+        }
+    }
+
+    @Override
+    public void quantizeActivationGroups(float[] x, int batch, int cols, int g, byte[] xq, float[] xs) {
+        int gpr = cols / g;
+        for (int i = 0; i < batch * cols; i++) {
+            if (!Float.isFinite(x[i])) {
+                throw new IllegalArgumentException("activation x[" + i + "] (row " + i / cols + ", col " + i % cols
+                        + ") is " + x[i] + "; W4A8 needs finite activations");
+            }
+        }
+        for (int b = 0; b < batch; b++) {
+            for (int j = 0; j < gpr; j++) {
+                int o = b * cols + j * g;
+                float m = 0f;
+                for (int c = o; c < o + g; c++) {
+                    m = Math.max(m, Math.abs(x[c]));
+                }
+                float s = m / 127f;
+                float inv = s == 0f ? 0f : 1f / s;
+                xs[b * gpr + j] = s;
+                for (int c = o; c < o + g; c++) {
+                    float q = (float) Math.rint(x[c] * inv);
+                    xq[c] = (byte) (int) Math.min(127f, Math.max(-127f, q));
+                }
+            }
+        }
+    }
+
     /** Eight activation rows per panel: the inner loop over them is independent, so the JIT may unroll it. */
     @Override
     public int gemmPanelRows() {
