@@ -274,7 +274,7 @@ public final class QuantizedMatmul {
      * scales keep an outlier activation's coarse step within its own group (on Gaussian weights and activations it
      * moved INT4 g128's output error from 9.17% to 9.20%). On CPUs with 512-bit vectors its loop is about 1.6×
      * faster than {@link #matmul}'s FP32-activation kernel from cache, and it reads INT4 weights from DRAM at
-     * 60–81% of the streaming-read bandwidth where {@link #matmul} reaches 49–56% (docs/benchmarks.md, run 8):
+     * 60–90% of the streaming-read bandwidth where {@link #matmul} reaches 49–61% (docs/benchmarks.md, runs 8-9):
      * the 4-bit decode works on 32 16-bit lanes per instruction instead of 16 FP32 lanes, with no codebook lookup.
      * Any batch is accepted; each activation row is one pass over the weights.
      *
