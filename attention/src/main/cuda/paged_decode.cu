@@ -310,11 +310,17 @@ __device__ __forceinline__ void vec_unpack(const unsigned char *p, float (&x)[8]
             x[2 * i + 1] = f.y;
         }
     } else if constexpr (KV == KV_I8) {
+        // Signed bytes to floats without I2F, which issues at a quarter of the FP32 rate or less and was the INT8
+        // kernel's limit: flipping each byte's sign bit gives the code + 128 as an unsigned byte; a byte permute
+        // puts it in the low mantissa bits of 2^23 (0x4B0000bb reads as 2^23 + b), and subtracting 2^23 + 128
+        // leaves the code, exactly.
         const uint2 u = *reinterpret_cast<const uint2 *>(p);
+        const unsigned lo = u.x ^ 0x80808080u;
+        const unsigned hi = u.y ^ 0x80808080u;
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-            x[i] = (float) (int) (signed char) (u.x >> (8 * i));
-            x[4 + i] = (float) (int) (signed char) (u.y >> (8 * i));
+            x[i] = __uint_as_float(__byte_perm(lo, 0x4B000000u, 0x7540u | i)) - 8388736.0f;
+            x[4 + i] = __uint_as_float(__byte_perm(hi, 0x4B000000u, 0x7540u | i)) - 8388736.0f;
         }
     } else {
         const uint2 u = *reinterpret_cast<const uint2 *>(p);
@@ -805,8 +811,9 @@ extern "C" __global__ void vramkit_paged_decode_merge_bf16(const int *context_le
 // Vectorized entry points: vramkit_paged_decode_vec_<KV type>_g<G>, G = heads / kvHeads rounded up to 1, 2, 4 or 8;
 // the query/output type is the argument q_type (0 FP32, 1 FP16, 2 BF16). 128 threads and
 // vramkit_decode::vec_shared_bytes<KV>() bytes of dynamic shared memory. G <= 4 asks for 4 resident blocks per SM
-// (at most 128 registers, as CudaAttention.suggestedSplitTokens assumes) where that costs no spills: i8_g4 would
-// spill 12 bytes at 128, so it keeps 135 registers and 3 blocks per SM; G = 8 needs 225..249 (2 blocks per SM).
+// (at most 128 registers, as CudaAttention.suggestedSplitTokens assumes) where that costs no spills. i8_g4 asks
+// for no minimum: on sm_90 it takes 128 registers unasked (4 blocks per SM) since its bytes are unpacked with byte
+// permutes instead of I2F, where asking would spill 12 bytes on sm_86/89. G = 8 needs 225..249 (2 blocks per SM).
 // Each is declared on one line for scripts/build-kernels' manifest.
 #define VRAMKIT_DECODE_VEC_ARGS q, q_type, kc, vc, k_scales, v_scales, block_tables, max_blocks, context_lens, out, lse, \
     partials, batch, heads, kv_heads, head_dim, block_size, split_tokens, max_splits, scale, window_left, softcap
