@@ -568,23 +568,29 @@ public final class GpuKernelBench {
                     if ((long) batch * context > (2L << 20)) {
                         continue;
                     }
-                    decodeCase(attention, batch, context, blockSize, DType.BF16);
+                    decodeCase(attention, batch, context, blockSize, DType.BF16, 0);
                 }
             }
+            // batch 1 with shorter splits than suggestedSplitTokens allows: at 4k its 128-token splits give half a
+            // wave of blocks (ncu: 12% achieved occupancy)
+            decodeCase(attention, 1, 4096, blockSize, DType.BF16, 64);
+            decodeCase(attention, 1, 32768, blockSize, DType.BF16, 256);
             // the quantized caches' paths (per-token scales through shared memory, 8-byte pieces)
-            decodeCase(attention, 16, 32768, blockSize, DType.INT8);
-            decodeCase(attention, 16, 32768, blockSize, DType.FP8_E4M3);
+            decodeCase(attention, 16, 32768, blockSize, DType.INT8, 0);
+            decodeCase(attention, 16, 32768, blockSize, DType.FP8_E4M3, 0);
         }
     }
 
-    private void decodeCase(CudaAttention attention, int batch, int context, int blockSize, DType kvType) {
+    /** One decode case; {@code splitOverride} 0 takes {@link CudaAttention#suggestedSplitTokens}. */
+    private void decodeCase(CudaAttention attention, int batch, int context, int blockSize, DType kvType,
+                            int splitOverride) {
         int maxBlocks = (context + blockSize - 1) / blockSize;
         long numBlocks = (long) batch * maxBlocks;
         long cacheBytes = numBlocks * blockSize * KV_HEADS * HEAD_DIM * kvType.byteSize();
         boolean quantized = kvType != DType.BF16;
         // the library's own split choice for this device (about one wave of blocks, splits of at least 128 tokens)
-        int splitTokens = CudaAttention.suggestedSplitTokens(batch, KV_HEADS, context,
-                CudaDevice.get(0).multiProcessorCount());
+        int splitTokens = splitOverride > 0 ? splitOverride : CudaAttention.suggestedSplitTokens(batch, KV_HEADS,
+                context, CudaDevice.get(0).multiProcessorCount());
         int splits = CudaAttention.maxSplits(context, splitTokens);
         long blocks = (long) splits * KV_HEADS * batch;
         // 0x3c bytes: BF16 1.17, INT8 60, FP8 E4M3 1.5; scales 0x3c3c3c3c = 0.0115
@@ -616,8 +622,9 @@ public final class GpuKernelBench {
             double gbps = kvRead / s / 1e9;
             // splits > 1 adds the merge launch: heads x batch x headDim/32 blocks reading the partials
             String label = String.format(Locale.ROOT, "vramkit decode %s KV [b=%d, ctx=%d, h=%d/%d, d=%d, "
-                    + "block %d, split %d = %d splits, %d blocks%s]", kvType, batch, context, HEADS, KV_HEADS,
-                    HEAD_DIM, blockSize, splitTokens, splits, blocks, splits > 1 ? " + merge" : "");
+                    + "block %d, split %d%s = %d splits, %d blocks%s]", kvType, batch, context, HEADS, KV_HEADS,
+                    HEAD_DIM, blockSize, splitTokens, splitOverride > 0 ? " (set)" : "", splits, blocks,
+                    splits > 1 ? " + merge" : "");
             print(String.format(Locale.ROOT, "%s %.1f us, %.1f GB/s of KV read%s", label, s * 1e6, gbps,
                     ofCopy(gbps)));
             print(String.format(Locale.ROOT, "SUMMARY %s: %.1f GB/s KV%s", label, gbps, ofCopy(gbps)));
