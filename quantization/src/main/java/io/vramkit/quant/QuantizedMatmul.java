@@ -241,7 +241,7 @@ public final class QuantizedMatmul {
         int cols = w.cols();
         byte[] xq = new byte[batch * cols];
         float[] xs = new float[batch];
-        quantizeActivations(x, batch, cols, xq, xs);
+        k.quantizeActivationGroups(x, batch, cols, cols, xq, xs);
         int rows = w.rows();
         int gpr = w.groupsPerRow();
         int g = cols / gpr;
@@ -308,27 +308,11 @@ public final class QuantizedMatmul {
 
     /**
      * Per-token symmetric INT8 quantization of activations: {@code xs[b] = absmax(x[b]) / 127},
-     * {@code xq = clamp(rint(x / xs), -127, 127)}.
+     * {@code xq = clamp(rint(x / xs), -127, 127)}, which is the per-group quantization of W4A8 with one group per
+     * row.
      */
     static void quantizeActivations(float[] x, int batch, int cols, byte[] xq, float[] xs) {
-        for (int b = 0; b < batch; b++) {
-            float m = 0f;
-            for (int c = 0; c < cols; c++) {
-                float v = x[b * cols + c];
-                if (!Float.isFinite(v)) {
-                    throw new IllegalArgumentException("activation x[" + (b * cols + c) + "] (row " + b + ", col "
-                            + c + ") is " + v + "; W8A8 needs finite activations");
-                }
-                m = Math.max(m, Math.abs(v));
-            }
-            float s = m / 127f;
-            float inv = s == 0f ? 0f : 1f / s;
-            xs[b] = s;
-            for (int c = 0; c < cols; c++) {
-                float q = (float) Math.rint(x[b * cols + c] * inv);
-                xq[b * cols + c] = (byte) (int) Math.min(127f, Math.max(-127f, q));
-            }
-        }
+        QuantKernels.INSTANCE.quantizeActivationGroups(x, batch, cols, cols, xq, xs);
     }
 
     private static void check(float[] x, int batch, QuantizedTensor w, float[] y) {

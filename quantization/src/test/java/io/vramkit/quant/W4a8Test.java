@@ -121,7 +121,8 @@ class W4a8Test {
                         u[r][c] = r % 2 == 0 ? (rnd.nextBoolean() ? 0 : 15) : (c % 2 == 0 ? 0 : 15);
                     }
                     for (int c = 0; c < cols; c += 2) {
-                        codes.set(ValueLayout.JAVA_BYTE, ((long) r * cols + c) / 2, (byte) (u[r][c] | u[r][c + 1] << 4));
+                        codes.set(ValueLayout.JAVA_BYTE, ((long) r * cols + c) / 2,
+                                (byte) (u[r][c] | u[r][c + 1] << 4));
                     }
                     for (int gi = 0; gi < gpr; gi++) {
                         scales.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, (long) r * gpr + gi,

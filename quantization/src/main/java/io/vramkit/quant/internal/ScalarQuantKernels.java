@@ -398,7 +398,7 @@ public class ScalarQuantKernels implements QuantKernels {
         for (int i = 0; i < batch * cols; i++) {
             if (!Float.isFinite(x[i])) {
                 throw new IllegalArgumentException("activation x[" + i + "] (row " + i / cols + ", col " + i % cols
-                        + ") is " + x[i] + "; W4A8 needs finite activations");
+                        + ") is " + x[i] + "; INT8 activation quantization (W8A8, W4A8) needs finite activations");
             }
         }
         for (int b = 0; b < batch; b++) {
