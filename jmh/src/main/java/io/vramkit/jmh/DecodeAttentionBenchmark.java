@@ -28,6 +28,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.profile.GCProfiler;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.CommandLineOptions;
@@ -176,16 +177,20 @@ public class DecodeAttentionBenchmark {
     }
 
     /**
-     * Runs this benchmark and {@link MemoryBandwidth} in one JMH run and prints GB/s of KV read and the fraction of
-     * the measured DRAM read bandwidth (the best of MemoryBandwidth's sizes). Accepts JMH command-line options.
+     * Runs this benchmark and {@link MemoryBandwidth} in one JMH run, with JMH's GC profiler, and prints GB/s of KV
+     * read, the fraction of the measured DRAM read bandwidth (the best of MemoryBandwidth's sizes), and the heap
+     * bytes allocated per decode call. The kernels allocate a few small arrays per work item, a few KiB per call; a
+     * figure in the hundreds of KiB means C2 left a vector-returning helper out of line and boxes its vectors (the
+     * sixth and seventh sessions each found one such call). Accepts JMH command-line options.
      */
     public static void main(String[] args) throws Exception {
         CommandLineOptions cli = new CommandLineOptions(args);
         Collection<RunResult> results = new Runner(new OptionsBuilder().parent(cli)
                 .include(DecodeAttentionBenchmark.class.getSimpleName() + ".decode")
-                .include(MemoryBandwidth.class.getSimpleName() + ".read").build()).run();
+                .include(MemoryBandwidth.class.getSimpleName() + ".read")
+                .addProfiler(GCProfiler.class).build()).run();
         double bandwidth = 0;
-        java.util.Map<String, Double> rate = new java.util.TreeMap<>();
+        java.util.Map<String, double[]> rate = new java.util.TreeMap<>();
         for (RunResult r : results) {
             var bytes = r.getSecondaryResults().get("bytes");
             if (bytes == null) {
@@ -194,15 +199,18 @@ public class DecodeAttentionBenchmark {
             if (r.getParams().getBenchmark().endsWith("MemoryBandwidth.read")) {
                 bandwidth = Math.max(bandwidth, bytes.getScore());
             } else {
+                var alloc = r.getSecondaryResults().get("gc.alloc.rate.norm");
                 rate.put(r.getParams().getParam("context") + " " + r.getParams().getParam("kvType") + " "
-                        + r.getParams().getParam("residency"), bytes.getScore());
+                        + r.getParams().getParam("residency"),
+                        new double[] {bytes.getScore(), alloc == null ? Double.NaN : alloc.getScore()});
             }
         }
         System.out.printf("streaming read bandwidth: %.2f GB/s%n", bandwidth / 1e9);
         for (var e : rate.entrySet()) {
             String[] key = e.getKey().split(" ");
-            System.out.printf("context %6s %-4s %-5s %7.2f GB/s  %5.1f%% of read bandwidth%n", key[0], key[1],
-                    key[2], e.getValue() / 1e9, 100 * e.getValue() / bandwidth);
+            double gbs = e.getValue()[0];
+            System.out.printf("context %6s %-4s %-5s %7.2f GB/s  %5.1f%% of read bandwidth  %8.0f B/call allocated%n",
+                    key[0], key[1], key[2], gbs / 1e9, 100 * gbs / bandwidth, e.getValue()[1]);
         }
     }
 }

@@ -21,6 +21,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Tokens are taken a tile of {@code L} (vector lanes) at a time:
  * <ol>
+ *   <li><b>Touch</b>: one load per cache line of the tile's K and V rows, in memory order ({@link #touch}), so
+ *       that the tile arrives from DRAM with many misses in flight before the compute loops read it.</li>
  *   <li><b>Scores</b>, 4 query heads × 4 tokens per call: each K chunk is loaded (and widened) once for
  *       the 4 heads and the 16 accumulators stay in registers; before they are stored, each head's 4 token
  *       accumulators are folded in registers by two blend-and-swap steps into one vector (lane {@code l} holds token
@@ -66,6 +68,10 @@ public final class PanamaDecodeKernel implements DecodeKernel {
 
     /** Partial score vectors per query head and tile: each covers 4 tokens. */
     private static final int GROUPS = L / 4;
+
+    /** Where {@link #attend} publishes the sum of the words {@link #touch} read, so that C2 cannot drop the loads. */
+    @SuppressWarnings("unused")
+    private static volatile long touchSink;
 
     private static final int F32 = 0;
     private static final int BF16 = 1;
@@ -158,6 +164,7 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         long[] kRows = new long[kvCount * L];
         // In place, a token's K and V rows sit at the same offsets of the two caches.
         long[] vRows = kind == STAGED ? new long[kvCount * L] : kRows;
+        long touched = 0;
         for (int t0 = lo; t0 < hi; t0 += L) {
             int n = Math.min(L, hi - t0);
             // Lanes past the end repeat the last token, so every row read is a real one; their scores are masked.
@@ -204,6 +211,9 @@ public final class PanamaDecodeKernel implements DecodeKernel {
                     }
                 }
             }
+            if (kind != STAGED) {
+                touched += touch(p.keys, p.values, tok, n, kv0 * p.headBytes, kvCount * p.headBytes);
+            }
             // Scores in memory order: a few tokens at a time, all KV heads of each token (adjacent rows) in turn, so
             // the tile's keys stream in as a handful of sequential runs that the prefetchers follow.
             for (int j0 = 0; j0 < n; j0 += 4) {
@@ -244,6 +254,35 @@ public final class PanamaDecodeKernel implements DecodeKernel {
         for (int r = 0; r < kvCount * gP; r++) {
             w.setAtIndex(F, p.offL + r, ld(w, p.offLV + r * tile).reduceLanes(VectorOperators.ADD));
         }
+        touchSink = touched;
+    }
+
+    /**
+     * Reads one word of every 64-byte line of a tile's K and V rows ({@code n} tokens at byte offsets
+     * {@code tok[j] + h0}, {@code len} bytes each), K and V lines alternating, in memory order; returns their sum,
+     * which the caller publishes so that C2 keeps the loads.
+     *
+     * <p>Why: from DRAM the kernel is bound by memory latency, not bandwidth. Its loops hold so many instructions
+     * per cache line (for INT8, about 50 per line of codes) that the reorder buffer keeps only a few misses in flight,
+     * and the hardware prefetchers, seeing each block's rows read a few lines at a time in an interleaved order, run
+     * little ahead. Java has no prefetch instruction; this tight loop of loads is the nearest thing: it has the
+     * whole tile in flight at once (two sequential streams the prefetchers follow), and the tile is then computed
+     * from L1/L2. Measured (paired A/B from DRAM, two threads, context 4096, against the kernel without it): FP32
+     * +44%, BF16 +41%, INT8 +20%. Reading K's lines and then V's gained 11-22% less than alternating them; touching
+     * every other line (leaving the rest to the adjacent-line prefetcher) lost 12-26%. The cost: when the cache is
+     * already in the last-level cache (a short context decoded over and over, which a model's many layers rule
+     * out) the extra pass is pure overhead, 9% (INT8, in L2) to 23% (FP32, in L3) on one thread.
+     */
+    private static long touch(MemorySegment keys, MemorySegment values, long[] tok, int n, long h0, long len) {
+        long acc = 0;
+        for (int j = 0; j < n; j++) {
+            long base = tok[j] + h0;
+            for (long o = 0; o < len; o += 64) {
+                acc += keys.get(ValueLayout.JAVA_LONG_UNALIGNED, base + o)
+                        ^ values.get(ValueLayout.JAVA_LONG_UNALIGNED, base + o);
+            }
+        }
+        return acc;
     }
 
     /** Converts the tile's K and V rows of one KV head to FP32 scratch rows ({@code dimPad} apart). */
