@@ -355,6 +355,46 @@ __device__ __forceinline__ void vec_store_out(void *out, int q_type, long long i
     }
 }
 
+// The end of a vectorized or tensor-core decode block, once each warp has put its running max, sum and output
+// (unnormalized) in shared memory: s_m and s_l [WARPS][G], s_acc [WARPS][G][head_dim]. Merges the 4 warps for each of
+// the g query heads and writes the output and logsumexp (one split) or the split's partial [m, l, o].
+template <int G>
+__device__ __forceinline__ void decode_finish(const float *s_m, const float *s_l, const float *s_acc, int g, int kvh,
+                                              int b, int batch, int heads, int head_dim, int split, int splits,
+                                              int max_splits, int q_type, void *__restrict__ out,
+                                              float *__restrict__ lse, float *__restrict__ partials) {
+    for (int gi = 0; gi < g; ++gi) {
+        float mm = -INFINITY;
+        for (int w = 0; w < WARPS; ++w) mm = fmaxf(mm, s_m[w * G + gi]);
+        const float mref = mm == -INFINITY ? 0.f : mm;
+        float f[WARPS];
+        float ll = 0.f;
+        for (int w = 0; w < WARPS; ++w) {
+            f[w] = __expf(s_m[w * G + gi] - mref);
+            ll += f[w] * s_l[w * G + gi];
+        }
+        const int h = kvh * g + gi;
+        for (int c = threadIdx.x; c < head_dim; c += THREADS) {
+            float o = 0.f;
+            for (int w = 0; w < WARPS; ++w) o = fmaf(f[w], s_acc[(w * G + gi) * head_dim + c], o);
+            if (splits == 1) {
+                vec_store_out(out, q_type, ((long long) b * heads + h) * head_dim + c, ll > 0.f ? o / ll : 0.f);
+            } else {
+                partials[(((long long) b * heads + h) * max_splits + split) * (head_dim + 2) + 2 + c] = o;
+            }
+        }
+        if (threadIdx.x == 0) {
+            if (splits == 1) {
+                if (lse != nullptr) lse[(long long) h * batch + b] = ll > 0.f ? mm + logf(ll) : -INFINITY;
+            } else {
+                float *p = partials + (((long long) b * heads + h) * max_splits + split) * (head_dim + 2);
+                p[0] = mm;
+                p[1] = ll;
+            }
+        }
+    }
+}
+
 // KV: the cache type; G: query heads per KV head rounded up to 1, 2, 4 or 8 (heads gi >= g compute on zeros).
 // q_type: 0 FP32, 1 FP16, 2 BF16 (query and output).
 template <int KV, int G>
@@ -592,36 +632,318 @@ __device__ void paged_decode_vec(const void *__restrict__ q, int q_type, const v
         }
     }
     __syncthreads();
-    for (int gi = 0; gi < g; ++gi) {
-        float mm = -INFINITY;
-        for (int w = 0; w < WARPS; ++w) mm = fmaxf(mm, s_m[w * G + gi]);
-        const float mref = mm == -INFINITY ? 0.f : mm;
-        float f[WARPS];
-        float ll = 0.f;
-        for (int w = 0; w < WARPS; ++w) {
-            f[w] = __expf(s_m[w * G + gi] - mref);
-            ll += f[w] * s_l[w * G + gi];
+    decode_finish<G>(s_m, s_l, s_acc, g, kvh, b, batch, heads, head_dim, split, splits, max_splits, q_type, out,
+                     lse, partials);
+}
+
+// ---- Tensor-core path for INT8 and FP8 caches: head_dim 64, 128 or 256 ----
+//
+// The vectorized kernel spends about 12 instructions per K/V element pair on INT8 (an unpack of 2 and 4 FMAs for
+// 4 query heads, for K and again for V) and is issue-bound at 30% of copy bandwidth (ncu: 69% of issue slots busy,
+// DRAM 27%). Here both products run on mma.sync.m16n8k16 (FP16 in, FP32 accumulate), as FlashInfer does for grouped
+// heads, and what is left per element is the unpack: codes become exact FP16 values (INT8: a byte permute against
+// 0x64 and one f16x2 subtraction per 2 codes; FP8: one cvt per 2 codes, where the hardware has it).
+//
+// Per warp, tiles of 16 tokens (dealt round-robin to the 4 warps, 3-stage cp.async pipeline per warp as in the
+// vectorized kernel; a lane reads back only what it copied, except the 32 scales of a tile, which one lane each
+// copies). With lane = 4 gr + tq:
+//   S^T = Q K^T  per tile: 2 n-tiles of 8 tokens x D/16 k-steps. A = Q (rows = query heads 0..7 of the KV head,
+//                rows 8..15 zero), B = K^T: the lane gives token gr (+8) its dims KB tq + 4s .. + 3 at k-step s
+//                (KB = D/4: the lane copies those KB bytes of the token's row). The dot product does not care in
+//                which order the dims are summed, so Q's fragments take the same permutation.
+//                The lane ends with the scores of query head gr for tokens 2tq, 2tq + 1, 2tq + 8, 2tq + 9.
+//   softmax      per query head gr over the tile's 16 tokens (two shuffles for the max); K scale per token, softcap,
+//                tail mask; the V scale is folded into the probabilities, which become P^T's B fragment as they
+//                stand (the FlashAttention-2 register reuse).
+//   O^T = V^T P^T  D/16 m-tiles of 16 dims: A = V^T, whose fragment needs each dim for token pairs (2tq, 2tq + 1)
+//                and (2tq + 8, 2tq + 9): the lane copies VB = D/8 bytes (dims VB gr ..) of those 4 tokens' rows, and
+//                byte permutes pair them. m-tile mt row gr is dim VB gr + 2 mt, row gr + 8 is dim VB gr + 2 mt + 1.
+//                The lane accumulates O^T for those dims and query heads 2tq, 2tq + 1.
+// The 4 warps then merge through shared memory as in the vectorized kernel (decode_finish), with the same grid,
+// partials and merge kernel. Query rows past the group (g < 8) compute on zeros and are never written.
+constexpr int MMA_STAGES = 3;
+constexpr int MMA_TILE = 16;  // tokens per warp tile
+
+template <int D> __host__ __device__ constexpr int mma_stage_bytes() { return 2 * MMA_TILE * D + 32 * 4; }
+// Dynamic shared memory of a block; CudaAttention.decodeMmaSharedBytes mirrors it.
+template <int D> __host__ __device__ constexpr int mma_shared_bytes() {
+    return WARPS * MMA_STAGES * mma_stage_bytes<D>();
+}
+static_assert(WARPS * MAX_G * (64 + 2) * 4 <= mma_shared_bytes<64>(), "merge area fits the stages (d 64)");
+
+// c += a b, one m16n8k16 tile, FP16 operands, FP32 accumulators.
+__device__ __forceinline__ void mma_f16_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                              uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t mma_half2(float lo, float hi) {
+    const __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t *>(&h);
+}
+
+// Bytes 0, 1 (HI = 0) or 2, 3 (HI = 1) of w as two exact FP16 values, the lower byte in the low half. INT8: the
+// caller has flipped the sign bits, so each byte holds code + 128; 0x64 above it reads as 1024 + byte in FP16, and
+// 1152 less is the code. FP8: the cvt of a pair (one instruction on sm_89 and later).
+template <int KV, int HI> __device__ __forceinline__ uint32_t mma_pair(uint32_t w) {
+    if constexpr (KV == KV_I8) {
+        const uint32_t h = __byte_perm(w, 0x64646464u, HI ? 0x4342u : 0x4140u);
+        uint32_t r;
+        asm("sub.rn.f16x2 %0, %1, %2;\n" : "=r"(r) : "r"(h), "r"(0x64806480u));
+        return r;
+    } else {
+        const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>(HI ? w >> 16 : w & 0xffffu),
+                                                         KV == KV_E4M3 ? __NV_E4M3 : __NV_E5M2);
+        return static_cast<uint32_t>(h.x) | (static_cast<uint32_t>(h.y) << 16);
+    }
+}
+
+template <int KV> __device__ __forceinline__ uint32_t mma_bias(uint32_t w) {
+    return KV == KV_I8 ? w ^ 0x80808080u : w;
+}
+
+// Copies BYTES (8, 16 or 32) from global to shared, asynchronously; zeros when !valid.
+template <int BYTES> __device__ __forceinline__ void mma_copy(unsigned char *dst, const unsigned char *src, bool valid) {
+    if constexpr (BYTES <= 16) {
+        vec_cp_async<BYTES>(dst, src, valid);
+    } else {
+#pragma unroll
+        for (int c = 0; c < BYTES; c += 16) vec_cp_async<16>(dst + c, src + c, valid);
+    }
+}
+
+// KV: KV_I8, KV_E4M3 or KV_E5M2; D: head_dim (64, 128 or 256). Query groups of up to 8 heads per KV head.
+template <int KV, int D>
+__device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const void *__restrict__ kc,
+                                 const void *__restrict__ vc, const float *__restrict__ k_scales,
+                                 const float *__restrict__ v_scales, const int *__restrict__ block_tables,
+                                 int max_blocks, const int *__restrict__ context_lens, void *__restrict__ out,
+                                 float *__restrict__ lse, float *__restrict__ partials, int batch, int heads,
+                                 int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits,
+                                 float scale, int window_left, float softcap) {
+    constexpr int KB = D / 4;   // bytes of a token's K row that a lane copies: dims KB tq .. KB tq + KB - 1
+    constexpr int VB = D / 8;   // bytes of a token's V row that a lane copies: dims VB gr .. VB gr + VB - 1
+    constexpr int KS = D / 16;  // k-steps of Q K^T, and m-tiles of V^T P^T
+    constexpr int STAGE = mma_stage_bytes<D>();
+    extern __shared__ __align__(16) unsigned char mma_smem[];
+
+    const int b = blockIdx.z;
+    const int kvh = blockIdx.y;
+    const int split = blockIdx.x;
+    const int g = heads / kv_heads;
+    const int ctx = context_lens[b];
+    const int first = window_left < 0 ? 0 : max(0, ctx - 1 - window_left);
+    const int splits = num_splits(ctx, first, split_tokens);
+    if (split >= splits) return;
+    const int lo = first + split * split_tokens;
+    const int hi = min(ctx, lo + split_tokens);
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    const int gr = lane >> 2;
+    const int tq = lane & 3;
+    const int tiles = (hi - lo + MMA_TILE - 1) / MMA_TILE;
+    const int my_tiles = tiles > warp ? (tiles - warp + WARPS - 1) / WARPS : 0;
+
+    // Q's A fragments: row gr (query head kvh g + gr, zeros past the group), k-step s = dims KB tq + 4s .. + 3
+    uint32_t qa[KS][2];
+#pragma unroll
+    for (int s = 0; s < KS; ++s) {
+        float x[4] = {0.f, 0.f, 0.f, 0.f};
+        if (gr < g) {
+            const long long base = ((long long) b * heads + kvh * g + gr) * head_dim + KB * tq + 4 * s;
+#pragma unroll
+            for (int e = 0; e < 4; ++e) x[e] = vec_load_q(q, q_type, base + e) * scale;
         }
-        const int h = kvh * g + gi;
-        for (int c = threadIdx.x; c < head_dim; c += THREADS) {
-            float o = 0.f;
-            for (int w = 0; w < WARPS; ++w) o = fmaf(f[w], s_acc[(w * G + gi) * head_dim + c], o);
-            if (splits == 1) {
-                vec_store_out(out, q_type, ((long long) b * heads + h) * head_dim + c, ll > 0.f ? o / ll : 0.f);
-            } else {
-                partials[(((long long) b * heads + h) * max_splits + split) * (head_dim + 2) + 2 + c] = o;
+        qa[s][0] = mma_half2(x[0], x[1]);
+        qa[s][1] = mma_half2(x[2], x[3]);
+    }
+    float o[KS][4];  // O^T m-tile mt: dims VB gr + 2 mt (+1 for o[.][2..3]) x query heads 2tq, 2tq + 1
+#pragma unroll
+    for (int mt = 0; mt < KS; ++mt) o[mt][0] = o[mt][1] = o[mt][2] = o[mt][3] = 0.f;
+    float m = -INFINITY;  // query head gr
+    float l = 0.f;        // its sum over this lane's tokens
+
+    const int *table = block_tables + (long long) b * max_blocks;
+    unsigned char *wbase = mma_smem + warp * (MMA_STAGES * STAGE);
+    const unsigned char *kbase = static_cast<const unsigned char *>(kc) + (long long) kvh * D;
+    const unsigned char *vbase = static_cast<const unsigned char *>(vc) + (long long) kvh * D;
+
+    // Queues the warp's tile i (nothing past its last tile) into stage st, as one cp.async group. Stage layout:
+    // K [lane][2 tokens][KB], V [lane][4 tokens][VB], scales [tq][K of the 4 tokens, V of the 4 tokens].
+    auto issue = [&](int i, int st) {
+        if (i < my_tiles) {
+            unsigned char *sk = wbase + st * STAGE;
+            unsigned char *sv = sk + MMA_TILE * D;
+            float *ss = reinterpret_cast<float *>(sv + MMA_TILE * D);
+            __syncwarp();  // every lane has read this stage's scales (three tiles ago)
+            const int t0 = lo + (warp + WARPS * i) * MMA_TILE;
+            const int bi0 = t0 / block_size;
+            const int bo0 = t0 - bi0 * block_size;
+            // block and slot of the tile's token x
+            auto locate = [&](int x, int &blk, int &slot) {
+                int bi = bi0;
+                int o2 = bo0 + x;
+                if (o2 >= block_size) {
+                    const int d = o2 / block_size;
+                    bi += d;
+                    o2 -= d * block_size;
+                }
+                blk = t0 + x < hi ? table[bi] : 0;
+                slot = o2;
+            };
+#pragma unroll
+            for (int n = 0; n < 2; ++n) {
+                const int x = gr + 8 * n;
+                int blk;
+                int slot;
+                locate(x, blk, slot);
+                const long long row = ((long long) blk * block_size + slot) * kv_heads;
+                mma_copy<KB>(sk + (lane * 2 + n) * KB, kbase + row * D + KB * tq, t0 + x < hi);
+            }
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const int x = 2 * tq + (j & 1) + 8 * (j >> 1);
+                int blk;
+                int slot;
+                locate(x, blk, slot);
+                const long long row = ((long long) blk * block_size + slot) * kv_heads;
+                mma_copy<VB>(sv + (lane * 4 + j) * VB, vbase + row * D + VB * gr, t0 + x < hi);
+                if ((gr & 3) == j) {
+                    const long long si = (long long) blk * kv_heads + kvh;
+                    vec_cp_async<4>(ss + tq * 8 + gr, (gr < 4 ? k_scales : v_scales) + si, t0 + x < hi);
+                }
             }
         }
-        if (threadIdx.x == 0) {
-            if (splits == 1) {
-                if (lse != nullptr) lse[(long long) h * batch + b] = ll > 0.f ? mm + logf(ll) : -INFINITY;
-            } else {
-                float *p = partials + (((long long) b * heads + h) * max_splits + split) * (head_dim + 2);
-                p[0] = mm;
-                p[1] = ll;
+        vec_cp_commit();
+    };
+
+#pragma unroll
+    for (int i = 0; i < MMA_STAGES - 1; ++i) issue(i, i);
+    for (int i = 0; i < my_tiles; ++i) {
+        issue(i + MMA_STAGES - 1, (i + MMA_STAGES - 1) % MMA_STAGES);
+        vec_cp_wait<MMA_STAGES - 1>();  // tile i has landed
+        __syncwarp();                   // the scales other lanes copied are visible
+        const int st = i % MMA_STAGES;
+        const unsigned char *sk = wbase + st * STAGE;
+        const unsigned char *sv = sk + MMA_TILE * D;
+        const float *ss = reinterpret_cast<const float *>(sv + MMA_TILE * D) + tq * 8;
+        const int t0 = lo + (warp + WARPS * i) * MMA_TILE;
+
+        // S^T = Q K^T: n-tile n = tokens 8n .. 8n + 7; this lane gives token gr + 8n's B fragment
+        float s[2][4];
+#pragma unroll
+        for (int n = 0; n < 2; ++n) {
+            s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+            const uint4 *kp = reinterpret_cast<const uint4 *>(sk + (lane * 2 + n) * KB);
+#pragma unroll
+            for (int c = 0; c < KB / 16; ++c) {
+                const uint4 u = kp[c];
+                const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int ks = 4 * c + e;
+                    const uint32_t x = mma_bias<KV>(w[e]);
+                    mma_f16_16816(s[n], qa[ks][0], 0u, qa[ks][1], 0u, mma_pair<KV, 0>(x), mma_pair<KV, 1>(x));
+                }
             }
+        }
+        // online softmax of query head gr over the tile; p[j] is token 2tq + (j & 1) + 8 (j >> 1)
+        float p[4];
+        float mx = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const bool in = t0 + 2 * tq + (j & 1) + 8 * (j >> 1) < hi;
+            p[j] = in ? vramkit::softcap_logit(s[j >> 1][j & 1] * ss[j], softcap) : -INFINITY;
+            mx = fmaxf(mx, p[j]);
+        }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float mn = fmaxf(m, mx);
+        // mn is -inf only while nothing was visible yet: then every weight below is __expf(-inf) = 0
+        const float mref = mn == -INFINITY ? 0.f : mn;
+        const float alpha = __expf(m - mref);
+        float sum = 0.f;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            p[j] = __expf(p[j] - mref);
+            sum += p[j];
+        }
+        l = fmaf(l, alpha, sum);
+        m = mn;
+        // O^T's columns are query heads 2tq and 2tq + 1, whose factors sit in the lanes of groups 2tq and 2tq + 1
+        const float a0 = __shfl_sync(0xffffffffu, alpha, 8 * tq);
+        const float a1 = __shfl_sync(0xffffffffu, alpha, 8 * tq + 4);
+#pragma unroll
+        for (int mt = 0; mt < KS; ++mt) {
+            o[mt][0] *= a0;
+            o[mt][1] *= a1;
+            o[mt][2] *= a0;
+            o[mt][3] *= a1;
+        }
+        // P^T's B fragment (column gr = query head gr; k = tokens 2tq, 2tq + 1 | 2tq + 8, 2tq + 9), V scales folded in
+        const uint32_t pb0 = mma_half2(p[0] * ss[4], p[1] * ss[5]);
+        const uint32_t pb1 = mma_half2(p[2] * ss[6], p[3] * ss[7]);
+        // O^T += V^T P^T: word w of the 4 tokens' slices (dims VB gr + 4w .. + 3) feeds m-tiles 2w and 2w + 1
+        uint32_t vw[4][VB / 4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const unsigned char *vp = sv + (lane * 4 + j) * VB;
+            if constexpr (VB == 8) {
+                const uint2 u = *reinterpret_cast<const uint2 *>(vp);
+                vw[j][0] = u.x;
+                vw[j][1] = u.y;
+            } else {
+#pragma unroll
+                for (int c = 0; c < VB / 16; ++c) {
+                    const uint4 u = reinterpret_cast<const uint4 *>(vp)[c];
+                    vw[j][4 * c] = u.x;
+                    vw[j][4 * c + 1] = u.y;
+                    vw[j][4 * c + 2] = u.z;
+                    vw[j][4 * c + 3] = u.w;
+                }
+            }
+        }
+#pragma unroll
+        for (int w = 0; w < VB / 4; ++w) {
+            // [t0.b, t1.b, t0.b', t1.b']: the pairs of tokens (2tq, 2tq + 1), then (2tq + 8, 2tq + 9), per dim
+            const uint32_t lo01 = mma_bias<KV>(__byte_perm(vw[0][w], vw[1][w], 0x5140u));
+            const uint32_t hi01 = mma_bias<KV>(__byte_perm(vw[0][w], vw[1][w], 0x7362u));
+            const uint32_t lo23 = mma_bias<KV>(__byte_perm(vw[2][w], vw[3][w], 0x5140u));
+            const uint32_t hi23 = mma_bias<KV>(__byte_perm(vw[2][w], vw[3][w], 0x7362u));
+            mma_f16_16816(o[2 * w], mma_pair<KV, 0>(lo01), mma_pair<KV, 1>(lo01), mma_pair<KV, 0>(lo23),
+                          mma_pair<KV, 1>(lo23), pb0, pb1);
+            mma_f16_16816(o[2 * w + 1], mma_pair<KV, 0>(hi01), mma_pair<KV, 1>(hi01), mma_pair<KV, 0>(hi23),
+                          mma_pair<KV, 1>(hi23), pb0, pb1);
         }
     }
+    vec_cp_wait<0>();  // only empty groups can remain; the stages become the merge area below
+
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    __syncthreads();  // every warp is done with its stages
+    float *s_m = reinterpret_cast<float *>(mma_smem);  // [WARPS][MAX_G]
+    float *s_l = s_m + WARPS * MAX_G;                  // [WARPS][MAX_G]
+    float *s_acc = s_l + WARPS * MAX_G;                // [WARPS][MAX_G][D]
+    if (tq == 0) {
+        s_m[warp * MAX_G + gr] = m;
+        s_l[warp * MAX_G + gr] = l;
+    }
+#pragma unroll
+    for (int mt = 0; mt < KS; ++mt) {
+        const int d0 = VB * gr + 2 * mt;
+        float *h0 = s_acc + (warp * MAX_G + 2 * tq) * D;
+        float *h1 = h0 + D;
+        h0[d0] = o[mt][0];
+        h1[d0] = o[mt][1];
+        h0[d0 + 1] = o[mt][2];
+        h1[d0 + 1] = o[mt][3];
+    }
+    __syncthreads();
+    decode_finish<MAX_G>(s_m, s_l, s_acc, g, kvh, b, batch, heads, head_dim, split, splits, max_splits, q_type, out,
+                         lse, partials);
 }
 
 }  // namespace vramkit_decode
@@ -913,4 +1235,42 @@ extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_vec_e5
 extern "C" __global__ void __launch_bounds__(128) vramkit_paged_decode_vec_e5m2_g8(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
     vramkit_decode::paged_decode_vec<vramkit_decode::KV_E5M2, 8>(VRAMKIT_DECODE_VEC_ARGS);
 }
+
+// Tensor-core decode for INT8/FP8 caches: vramkit_paged_decode_mma_<KV type>_d<head_dim>, query groups up to 8.
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_mma_i8_d64(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_mma<vramkit_decode::KV_I8, 64>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_mma_i8_d128(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_mma<vramkit_decode::KV_I8, 128>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 2) vramkit_paged_decode_mma_i8_d256(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_mma<vramkit_decode::KV_I8, 256>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_mma_e4m3_d64(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_mma<vramkit_decode::KV_E4M3, 64>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_mma_e4m3_d128(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_mma<vramkit_decode::KV_E4M3, 128>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 2) vramkit_paged_decode_mma_e4m3_d256(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_mma<vramkit_decode::KV_E4M3, 256>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_mma_e5m2_d64(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_mma<vramkit_decode::KV_E5M2, 64>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 4) vramkit_paged_decode_mma_e5m2_d128(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_mma<vramkit_decode::KV_E5M2, 128>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 2) vramkit_paged_decode_mma_e5m2_d256(const void *q, int q_type, const void *kc, const void *vc, const float *k_scales, const float *v_scales, const int *block_tables, int max_blocks, const int *context_lens, void *out, float *lse, float *partials, int batch, int heads, int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits, float scale, int window_left, float softcap) {
+    vramkit_decode::paged_decode_mma<vramkit_decode::KV_E5M2, 256>(VRAMKIT_DECODE_VEC_ARGS);
+}
+
 #undef VRAMKIT_DECODE_VEC_ARGS

@@ -68,18 +68,35 @@ public final class CudaAttention implements AutoCloseable {
      */
     public static final String DEFAULT_PREFILL_VARIANT = System.getProperty("vramkit.prefill.variant", "tuned");
 
+    /**
+     * The paged-decode kernel variants for INT8 and FP8 caches ({@code paged_decode.cu}): {@code mma} (both products
+     * on mma.sync tensor cores, the codes unpacked to FP16; head dimensions 64, 128 and 256) and {@code vec} (the
+     * vectorized CUDA-core kernel that every other type and shape takes).
+     */
+    public static final java.util.List<String> DECODE_VARIANTS = java.util.List.of("mma", "vec");
+    /**
+     * The decode variant {@link #load(int)} picks for INT8 and FP8 caches: {@code -Dvramkit.decode.variant=mma|vec},
+     * default mma. <b>Unverified:</b> the mma kernel has not run on a GPU yet; the vec kernel passed the {@code gpu}
+     * tests on an H200.
+     */
+    public static final String DEFAULT_DECODE_VARIANT = System.getProperty("vramkit.decode.variant", "mma");
+
     private final KernelModule module;
     private final int deviceOrdinal;
     /** One of {@link #PREFILL_VARIANTS}. */
     private final String prefillVariant;
+    /** One of {@link #DECODE_VARIANTS}. */
+    private final String decodeVariant;
     /** The device's opt-in dynamic shared-memory limit per block, in bytes. */
     private final int sharedOptInBytes;
     /** Stream-ordered memory for block-mask tables, made on first use. */
     private CudaAsyncResource maskMemory;
 
-    private CudaAttention(KernelModule module, int deviceOrdinal, int sharedOptInBytes, String prefillVariant) {
+    private CudaAttention(KernelModule module, int deviceOrdinal, int sharedOptInBytes, String prefillVariant,
+                          String decodeVariant) {
         this.module = module;
         this.prefillVariant = prefillVariant;
+        this.decodeVariant = decodeVariant;
         this.deviceOrdinal = deviceOrdinal;
         this.sharedOptInBytes = sharedOptInBytes;
     }
@@ -104,19 +121,42 @@ public final class CudaAttention implements AutoCloseable {
      * @throws io.vramkit.cuda.CudaException             when the driver fails
      */
     public static CudaAttention load(int deviceOrdinal, String prefillVariant) {
+        return load(deviceOrdinal, prefillVariant, DEFAULT_DECODE_VARIANT);
+    }
+
+    /**
+     * Loads the kernels on a device, with {@link #flashPrefill} and {@link #pagedDecode} taking the given kernel
+     * variants where they apply (benchmarks and tests compare them).
+     *
+     * @param prefillVariant one of {@link #PREFILL_VARIANTS}
+     * @param decodeVariant  one of {@link #DECODE_VARIANTS}
+     * @throws IllegalArgumentException                  naming the variant that is not one of its list
+     * @throws io.vramkit.cuda.KernelUnavailableException when the build had no nvcc or the GPU is not supported
+     * @throws io.vramkit.cuda.CudaException             when the driver fails
+     */
+    public static CudaAttention load(int deviceOrdinal, String prefillVariant, String decodeVariant) {
         if (!PREFILL_VARIANTS.contains(prefillVariant)) {
             throw new IllegalArgumentException("prefillVariant must be one of " + PREFILL_VARIANTS + ", got "
                     + prefillVariant);
+        }
+        if (!DECODE_VARIANTS.contains(decodeVariant)) {
+            throw new IllegalArgumentException("decodeVariant must be one of " + DECODE_VARIANTS + ", got "
+                    + decodeVariant);
         }
         KernelModule module = KernelModule.load(deviceOrdinal, CudaAttention.class, "attention");
         try {
             return new CudaAttention(module, deviceOrdinal,
                     io.vramkit.cuda.CudaDevice.get(deviceOrdinal).maxSharedMemoryPerBlockOptInBytes(),
-                    prefillVariant);
+                    prefillVariant, decodeVariant);
         } catch (RuntimeException e) {
             module.close();
             throw e;
         }
+    }
+
+    /** The decode variant this instance launches for INT8 and FP8 caches, one of {@link #DECODE_VARIANTS}. */
+    public String decodeVariant() {
+        return decodeVariant;
     }
 
     /**
@@ -360,6 +400,21 @@ public final class CudaAttention implements AutoCloseable {
         return 4 * 3 * (2 * 32 * 64 + (quantized ? 2 * 8 * 8 * 4 : 0));
     }
 
+    /** Dynamic shared memory in bytes of the tensor-core decode kernel (3 stages of 4 warps, 16-token tiles). */
+    static int decodeMmaSharedBytes(int headDim) {
+        // per warp and stage: 16 tokens' K and V rows (one byte per element), plus their 16 K and 16 V scales
+        return 4 * 3 * (2 * 16 * headDim + 32 * 4);
+    }
+
+    /**
+     * Whether the tensor-core decode kernel ({@code mma} variant) covers a KV type and head dimension: INT8, FP8
+     * E4M3 or E5M2 at head dimension 64, 128 or 256 (it also needs the vectorized kernel's alignment).
+     */
+    public static boolean mmaDecodeCovers(DType kvType, int headDim) {
+        boolean quantized = kvType == DType.INT8 || kvType == DType.FP8_E4M3 || kvType == DType.FP8_E5M2;
+        return quantized && (headDim == 64 || headDim == 128 || headDim == 256);
+    }
+
     /**
      * Whether {@link #pagedDecode} takes the vectorized kernel: head dimension a multiple of 8 in 32..256 and both
      * caches 16-byte aligned. Other shapes run the scalar kernel (one key per warp at a time, lane-strided loads).
@@ -375,7 +430,11 @@ public final class CudaAttention implements AutoCloseable {
      * <p>Head dimensions that are a multiple of 8 in 32..256, with 16-byte aligned caches, run the vectorized kernel:
      * each warp streams keys and values through a 3-stage {@code cp.async} pipeline in shared memory, 8 elements per
      * lane and token, and updates its online softmax once per group of rows. Other shapes run the scalar kernel.
-     * Both passed the {@code gpu} tests on an H200; pick {@code splitTokens} with {@link #suggestedSplitTokens}.
+     * Both passed the {@code gpu} tests on an H200. INT8 and FP8 caches at head dimension 64, 128 or 256 take the
+     * tensor-core kernel instead when this instance's decode variant is {@code mma} (the default; see
+     * {@link #DECODE_VARIANTS}): the same pipeline in 16-token tiles, with {@code Q K^T} and {@code P V} on
+     * mma.sync and the codes unpacked to FP16 (<b>unverified</b> until it has run on a GPU). Pick
+     * {@code splitTokens} with {@link #suggestedSplitTokens}.
      *
      * @param q           device {@code [batch, heads, headDim]} of {@code qType} (FP32, FP16, BF16); out likewise
      * @param kScales     device FP32 {@code [numBlocks, kvHeads]} for INT8/FP8 KV, else null; vScales likewise
@@ -444,8 +503,12 @@ public final class CudaAttention implements AutoCloseable {
                 case FP16 -> 1;
                 default -> 2;
             };
-            module.function("vramkit_paged_decode_vec_" + kvs + "_g" + packed).launch(grid, Dim3.of(128),
-                    decodeSharedBytes(kvType), stream, q, qCode, kCache, vCache, orNull(kScales), orNull(vScales),
+            boolean mma = decodeVariant.equals("mma") && mmaDecodeCovers(kvType, headDim)
+                    && decodeMmaSharedBytes(headDim) <= Math.max(sharedOptInBytes, DEFAULT_SHARED_LIMIT);
+            String name = mma ? "vramkit_paged_decode_mma_" + kvs + "_d" + headDim
+                    : "vramkit_paged_decode_vec_" + kvs + "_g" + packed;
+            module.function(name).launch(grid, Dim3.of(128),
+                    mma ? decodeMmaSharedBytes(headDim) : decodeSharedBytes(kvType), stream, q, qCode, kCache, vCache, orNull(kScales), orNull(vScales),
                     blockTables, maxBlocksPerSeq, contextLens, out, orNull(lse), orNull(partials), batch, heads,
                     kvHeads, headDim, blockSize, splitTokens, splits, p.scaleFor(headDim), p.windowLeft(),
                     p.softcap());

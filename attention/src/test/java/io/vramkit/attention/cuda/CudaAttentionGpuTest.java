@@ -350,10 +350,11 @@ class CudaAttentionGpuTest {
     }
 
     /**
-     * The vectorized decode kernel (head dimension a multiple of 8 in 32..256) and the scalar one (any other) against
-     * the CPU path: every KV and query type, query groups 1 to 8 (3 and 7 run a wider kernel on zero heads), block
-     * sizes 1, 7 and 16, empty and short contexts, one split or many, a left window and a softcap, with the output and
-     * the logsumexp poisoned with NaN before the launch.
+     * The vectorized decode kernel (head dimension a multiple of 8 in 32..256), the scalar one (any other) and the
+     * tensor-core one (INT8/FP8 at head dimension 64, 128, 256; those cases also run through the vectorized kernel)
+     * against the CPU path: every KV and query type, query groups 1 to 8 (3 and 7 run a wider kernel on zero heads),
+     * block sizes 1, 7 and 16, empty and short contexts, one split or many, a left window and a softcap, with the
+     * output and the logsumexp poisoned with NaN before the launch.
      */
     @Test
     void pagedDecodeKernelsMatchTheCpuPathOnRandomShapes() {
@@ -363,7 +364,9 @@ class CudaAttentionGpuTest {
         DType[] qTypes = {DType.FP32, DType.FP16, DType.BF16};
         int[][] groups = {{8, 2}, {8, 8}, {10, 5}, {6, 2}, {16, 2}, {14, 2}};
         try (Arena arena = Arena.ofShared(); CudaMallocResource dev = new CudaMallocResource(0);
-             CudaStream stream = CudaStream.create(0); CudaAttention gpu = CudaAttention.load(0)) {
+             CudaStream stream = CudaStream.create(0);
+             CudaAttention gpu = CudaAttention.load(0, CudaAttention.DEFAULT_PREFILL_VARIANT, "mma");
+             CudaAttention vec = CudaAttention.load(0, CudaAttention.DEFAULT_PREFILL_VARIANT, "vec")) {
             int n = 0;
             // vectorized head dimensions, then scalar ones (not a multiple of 8, or below 32)
             for (int d : new int[] {128, 64, 256, 80, 32, 59, 111, 24}) {
@@ -380,7 +383,14 @@ class CudaAttentionGpuTest {
                         pb.softcap(5f + rnd.nextFloat() * 20f);
                     }
                     int split = n % 2 == 0 ? 64 + 16 * rnd.nextInt(8) : 100_000;
-                    decodeCase(arena, dev, stream, gpu, rnd, qType, kvType, hk[0], hk[1], d, bs, pb.build(), split);
+                    AttentionParams p = pb.build();
+                    long seed = rnd.nextLong();
+                    decodeCase(arena, dev, stream, gpu, new Random(seed), qType, kvType, hk[0], hk[1], d, bs, p,
+                            split);
+                    if (CudaAttention.mmaDecodeCovers(kvType, d)) {
+                        decodeCase(arena, dev, stream, vec, new Random(seed), qType, kvType, hk[0], hk[1], d, bs, p,
+                                split);
+                    }
                 }
             }
         }
@@ -576,6 +586,25 @@ class CudaAttentionGpuTest {
             }
         }
         assertThrows(IllegalArgumentException.class, () -> CudaAttention.suggestedSplitTokens(0, 8, 10, 132));
+    }
+
+    @Test
+    void decodeVariantsAreNamedAndCovered() {
+        // no launch: runs without a GPU despite the class tag
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> CudaAttention.load(0, CudaAttention.DEFAULT_PREFILL_VARIANT, "wmma"));
+        assertTrue(e.getMessage().contains("decodeVariant") && e.getMessage().contains("wmma"), e.getMessage());
+        for (DType t : new DType[] {DType.INT8, DType.FP8_E4M3, DType.FP8_E5M2}) {
+            for (int d : new int[] {64, 128, 256}) {
+                assertTrue(CudaAttention.mmaDecodeCovers(t, d), t + " d=" + d);
+            }
+            assertTrue(!CudaAttention.mmaDecodeCovers(t, 80) && !CudaAttention.mmaDecodeCovers(t, 32), t.toString());
+        }
+        for (DType t : new DType[] {DType.BF16, DType.FP16, DType.FP32}) {
+            assertTrue(!CudaAttention.mmaDecodeCovers(t, 128), t.toString());
+        }
+        // mirrors mma_shared_bytes in paged_decode.cu: head dimension 128 leaves room for 4 blocks per H100/H200 SM
+        assertTrue(4 * CudaAttention.decodeMmaSharedBytes(128) <= 228 * 1024);
     }
 
     @Test

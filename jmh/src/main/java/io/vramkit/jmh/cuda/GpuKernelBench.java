@@ -57,7 +57,9 @@ import java.util.function.IntConsumer;
  *       outputs (q, k, v, out, logsumexp), and the device's free memory before and after (any allocation the
  *       launcher made on its own would show there);</li>
  *   <li><b>decode</b> ({@link CudaAttention#pagedDecode}): BF16 query and KV, block size 16, contexts 4k, 32k and
- *       128k, batch 1, 16 and 64 (up to 2M cached tokens), then INT8 and FP8 E4M3 KV at batch 16, context 32k;
+ *       128k, batch 1, 16 and 64 (up to 2M cached tokens), then INT8 and FP8 E4M3 KV at batch 16 and 1 with
+ *       context 32k and batch 64 with context 4k, each through the tensor-core kernel ({@code mma}) and then the
+ *       vectorized one ({@code vec}), named in the line;
  *       splits from {@link CudaAttention#suggestedSplitTokens} (each line names the splits and decode blocks, and
  *       "+ merge" when the merge kernel runs too); GB/s of KV bytes read and the fraction of the copy
  *       bandwidth.</li>
@@ -562,7 +564,8 @@ public final class GpuKernelBench {
 
     private void decode() {
         int blockSize = 16;
-        try (CudaAttention attention = CudaAttention.load(0)) {
+        try (CudaAttention attention = CudaAttention.load(0, CudaAttention.DEFAULT_PREFILL_VARIANT, "mma");
+             CudaAttention vec = CudaAttention.load(0, CudaAttention.DEFAULT_PREFILL_VARIANT, "vec")) {
             for (int context : new int[] {4096, 32768, 131072}) {
                 for (int batch : new int[] {1, 16, 64}) {
                     if ((long) batch * context > (2L << 20)) {
@@ -575,9 +578,14 @@ public final class GpuKernelBench {
             // wave of blocks (ncu: 12% achieved occupancy)
             decodeCase(attention, 1, 4096, blockSize, DType.BF16, 64);
             decodeCase(attention, 1, 32768, blockSize, DType.BF16, 256);
-            // the quantized caches' paths (per-token scales through shared memory, 8-byte pieces)
-            decodeCase(attention, 16, 32768, blockSize, DType.INT8, 0);
-            decodeCase(attention, 16, 32768, blockSize, DType.FP8_E4M3, 0);
+            // the quantized caches: the tensor-core kernel (mma, the default) beside the vectorized one (vec), each
+            // case twice in a row on the same inputs
+            for (DType kv : new DType[] {DType.INT8, DType.FP8_E4M3}) {
+                for (int[] bc : new int[][] {{16, 32768}, {1, 32768}, {64, 4096}}) {
+                    decodeCase(attention, bc[0], bc[1], blockSize, kv, 0);
+                    decodeCase(vec, bc[0], bc[1], blockSize, kv, 0);
+                }
+            }
         }
     }
 
@@ -621,8 +629,9 @@ public final class GpuKernelBench {
             double kvRead = 2.0 * batch * context * KV_HEADS * HEAD_DIM * kvType.byteSize();
             double gbps = kvRead / s / 1e9;
             // splits > 1 adds the merge launch: heads x batch x headDim/32 blocks reading the partials
-            String label = String.format(Locale.ROOT, "vramkit decode %s KV [b=%d, ctx=%d, h=%d/%d, d=%d, "
-                    + "block %d, split %d%s = %d splits, %d blocks%s]", kvType, batch, context, HEADS, KV_HEADS,
+            String label = String.format(Locale.ROOT, "vramkit decode %s KV%s [b=%d, ctx=%d, h=%d/%d, d=%d, "
+                    + "block %d, split %d%s = %d splits, %d blocks%s]", kvType,
+                    quantized ? " (" + attention.decodeVariant() + ")" : "", batch, context, HEADS, KV_HEADS,
                     HEAD_DIM, blockSize, splitTokens, splitOverride > 0 ? " (set)" : "", splits, blocks,
                     splits > 1 ? " + merge" : "");
             print(String.format(Locale.ROOT, "%s %.1f us, %.1f GB/s of KV read%s", label, s * 1e6, gbps,
