@@ -648,17 +648,22 @@ __device__ void paged_decode_vec(const void *__restrict__ q, int q_type, const v
 // vectorized kernel; a lane reads back only what it copied, except the 32 scales of a tile, which one lane each
 // copies). With lane = 4 gr + tq:
 //   S^T = Q K^T  per tile: 2 n-tiles of 8 tokens x D/16 k-steps. A = Q (rows = query heads 0..7 of the KV head,
-//                rows 8..15 zero), B = K^T: the lane gives token gr (+8) its dims KB tq + 4s .. + 3 at k-step s
-//                (KB = D/4: the lane copies those KB bytes of the token's row). The dot product does not care in
-//                which order the dims are summed, so Q's fragments take the same permutation.
+//                rows 8..15 zero), B = K^T: the lane gives token gr (+8) the dims 16 (tq + 4c) + 4e .. + 3 at
+//                k-step s = 4c + e: it copies D/4 bytes of the token's row, in 16-byte chunks c at 16 (tq + 4c), so
+//                that the 4 lanes of a token copy 64 contiguous bytes per instruction (whole 32-byte sectors; chunks
+//                at 32 tq + 16c, the first version, asked for every K sector twice and ran at 48% of copy). The dot
+//                product does not care in which order the dims are summed, so Q's fragments take the same
+//                permutation.
 //                The lane ends with the scores of query head gr for tokens 2tq, 2tq + 1, 2tq + 8, 2tq + 9.
 //   softmax      per query head gr over the tile's 16 tokens (two shuffles for the max); K scale per token, softcap,
 //                tail mask; the V scale is folded into the probabilities, which become P^T's B fragment as they
 //                stand (the FlashAttention-2 register reuse).
 //   O^T = V^T P^T  D/16 m-tiles of 16 dims: A = V^T, whose fragment needs each dim for token pairs (2tq, 2tq + 1)
-//                and (2tq + 8, 2tq + 9): the lane copies VB = D/8 bytes (dims VB gr ..) of those 4 tokens' rows, and
-//                byte permutes pair them. m-tile mt row gr is dim VB gr + 2 mt, row gr + 8 is dim VB gr + 2 mt + 1.
-//                The lane accumulates O^T for those dims and query heads 2tq, 2tq + 1.
+//                and (2tq + 8, 2tq + 9): the lane copies D/8 bytes of those 4 tokens' rows, in chunks of
+//                CH = min(D/8, 16) bytes at CH (gr + 8c) (the 8 lanes of a token: CH x 8 contiguous bytes per
+//                instruction), and byte permutes pair them. Word w of the lane's copy feeds m-tiles 2w and 2w + 1;
+//                m-tile mt row gr is dim mma_vdim(gr, mt), row gr + 8 the next dim. The lane accumulates O^T for
+//                those dims and query heads 2tq, 2tq + 1.
 // The 4 warps then merge through shared memory as in the vectorized kernel (decode_finish), with the same grid,
 // partials and merge kernel. Query rows past the group (g < 8) compute on zeros and are never written.
 constexpr int MMA_STAGES = 3;
@@ -701,18 +706,17 @@ template <int KV, int HI> __device__ __forceinline__ uint32_t mma_pair(uint32_t 
     }
 }
 
-template <int KV> __device__ __forceinline__ uint32_t mma_bias(uint32_t w) {
-    return KV == KV_I8 ? w ^ 0x80808080u : w;
+// First dim of the lane's K word s (k-step s): chunk s / 4 of the lane's copy, word s % 4 of the chunk.
+__device__ __forceinline__ int mma_kdim(int tq, int s) { return 16 * (tq + 4 * (s >> 2)) + 4 * (s & 3); }
+
+// Dim of O^T m-tile mt's row gr (row gr + 8 is the next dim): byte 2 mt of the lane's V copy, whose chunks of CH
+// bytes sit at CH (gr + 8c) in the token's row.
+template <int CH> __device__ __forceinline__ int mma_vdim(int gr, int mt) {
+    return CH * (gr + 8 * ((2 * mt) / CH)) + (2 * mt) % CH;
 }
 
-// Copies BYTES (8, 16 or 32) from global to shared, asynchronously; zeros when !valid.
-template <int BYTES> __device__ __forceinline__ void mma_copy(unsigned char *dst, const unsigned char *src, bool valid) {
-    if constexpr (BYTES <= 16) {
-        vec_cp_async<BYTES>(dst, src, valid);
-    } else {
-#pragma unroll
-        for (int c = 0; c < BYTES; c += 16) vec_cp_async<16>(dst + c, src + c, valid);
-    }
+template <int KV> __device__ __forceinline__ uint32_t mma_bias(uint32_t w) {
+    return KV == KV_I8 ? w ^ 0x80808080u : w;
 }
 
 // KV: KV_I8, KV_E4M3 or KV_E5M2; D: head_dim (64, 128 or 256). Query groups of up to 8 heads per KV head.
@@ -724,8 +728,9 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
                                  float *__restrict__ lse, float *__restrict__ partials, int batch, int heads,
                                  int kv_heads, int head_dim, int block_size, int split_tokens, int max_splits,
                                  float scale, int window_left, float softcap) {
-    constexpr int KB = D / 4;   // bytes of a token's K row that a lane copies: dims KB tq .. KB tq + KB - 1
-    constexpr int VB = D / 8;   // bytes of a token's V row that a lane copies: dims VB gr .. VB gr + VB - 1
+    constexpr int KB = D / 4;              // bytes of a token's K row that a lane copies (16-byte chunks)
+    constexpr int VB = D / 8;              // bytes of a token's V row that a lane copies
+    constexpr int CH = VB < 16 ? VB : 16;  // V chunk bytes
     constexpr int KS = D / 16;  // k-steps of Q K^T, and m-tiles of V^T P^T
     constexpr int STAGE = mma_stage_bytes<D>();
     extern __shared__ __align__(16) unsigned char mma_smem[];
@@ -747,20 +752,20 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
     const int tiles = (hi - lo + MMA_TILE - 1) / MMA_TILE;
     const int my_tiles = tiles > warp ? (tiles - warp + WARPS - 1) / WARPS : 0;
 
-    // Q's A fragments: row gr (query head kvh g + gr, zeros past the group), k-step s = dims KB tq + 4s .. + 3
+    // Q's A fragments: row gr (query head kvh g + gr, zeros past the group), k-step s = dims mma_kdim(tq, s) .. + 3
     uint32_t qa[KS][2];
 #pragma unroll
     for (int s = 0; s < KS; ++s) {
         float x[4] = {0.f, 0.f, 0.f, 0.f};
         if (gr < g) {
-            const long long base = ((long long) b * heads + kvh * g + gr) * head_dim + KB * tq + 4 * s;
+            const long long base = ((long long) b * heads + kvh * g + gr) * head_dim + mma_kdim(tq, s);
 #pragma unroll
             for (int e = 0; e < 4; ++e) x[e] = vec_load_q(q, q_type, base + e) * scale;
         }
         qa[s][0] = mma_half2(x[0], x[1]);
         qa[s][1] = mma_half2(x[2], x[3]);
     }
-    float o[KS][4];  // O^T m-tile mt: dims VB gr + 2 mt (+1 for o[.][2..3]) x query heads 2tq, 2tq + 1
+    float o[KS][4];  // O^T m-tile mt: dims mma_vdim(gr, mt) (+1 for o[.][2..3]) x query heads 2tq, 2tq + 1
 #pragma unroll
     for (int mt = 0; mt < KS; ++mt) o[mt][0] = o[mt][1] = o[mt][2] = o[mt][3] = 0.f;
     float m = -INFINITY;  // query head gr
@@ -801,7 +806,11 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
                 int slot;
                 locate(x, blk, slot);
                 const long long row = ((long long) blk * block_size + slot) * kv_heads;
-                mma_copy<KB>(sk + (lane * 2 + n) * KB, kbase + row * D + KB * tq, t0 + x < hi);
+#pragma unroll
+                for (int c = 0; c < KB / 16; ++c) {
+                    vec_cp_async<16>(sk + (lane * 2 + n) * KB + 16 * c, kbase + row * D + 16 * (tq + 4 * c),
+                                     t0 + x < hi);
+                }
             }
 #pragma unroll
             for (int j = 0; j < 4; ++j) {
@@ -810,7 +819,11 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
                 int slot;
                 locate(x, blk, slot);
                 const long long row = ((long long) blk * block_size + slot) * kv_heads;
-                mma_copy<VB>(sv + (lane * 4 + j) * VB, vbase + row * D + VB * gr, t0 + x < hi);
+#pragma unroll
+                for (int c = 0; c < VB / CH; ++c) {
+                    vec_cp_async<CH>(sv + (lane * 4 + j) * VB + CH * c, vbase + row * D + CH * (gr + 8 * c),
+                                     t0 + x < hi);
+                }
                 if ((gr & 3) == j) {
                     const long long si = (long long) blk * kv_heads + kvh;
                     vec_cp_async<4>(ss + tq * 8 + gr, (gr < 4 ? k_scales : v_scales) + si, t0 + x < hi);
@@ -886,7 +899,7 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
         // P^T's B fragment (column gr = query head gr; k = tokens 2tq, 2tq + 1 | 2tq + 8, 2tq + 9), V scales folded in
         const uint32_t pb0 = mma_half2(p[0] * ss[4], p[1] * ss[5]);
         const uint32_t pb1 = mma_half2(p[2] * ss[6], p[3] * ss[7]);
-        // O^T += V^T P^T: word w of the 4 tokens' slices (dims VB gr + 4w .. + 3) feeds m-tiles 2w and 2w + 1
+        // O^T += V^T P^T: word w of the 4 tokens' copies feeds m-tiles 2w and 2w + 1
         uint32_t vw[4][VB / 4];
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
@@ -933,7 +946,7 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
     }
 #pragma unroll
     for (int mt = 0; mt < KS; ++mt) {
-        const int d0 = VB * gr + 2 * mt;
+        const int d0 = mma_vdim<CH>(gr, mt);
         float *h0 = s_acc + (warp * MAX_G + 2 * tq) * D;
         float *h1 = h0 + D;
         h0[d0] = o[mt][0];
