@@ -649,11 +649,14 @@ __device__ void paged_decode_vec(const void *__restrict__ q, int q_type, const v
 // copies). With lane = 4 gr + tq:
 //   S^T = Q K^T  per tile: 2 n-tiles of 8 tokens x D/16 k-steps. A = Q (rows = query heads 0..7 of the KV head,
 //                rows 8..15 zero), B = K^T: the lane gives token gr (+8) the dims 16 (tq + 4c) + 4e .. + 3 at
-//                k-step s = 4c + e: it copies D/4 bytes of the token's row, in 16-byte chunks c at 16 (tq + 4c), so
-//                that the 4 lanes of a token copy 64 contiguous bytes per instruction (whole 32-byte sectors; chunks
-//                at 32 tq + 16c, the first version, asked for every K sector twice and ran at 48% of copy). The dot
+//                k-step s = 4c + e, reading 16-byte chunks tq + 4c of the token's row from the stage. The dot
 //                product does not care in which order the dims are summed, so Q's fragments take the same
-//                permutation.
+//                permutation. K is copied whole rows at a time, not by the lanes that read it: instruction i has
+//                D/16 lanes per token, so each token's row (one head: D bytes) is one L2 request. Copies shaped
+//                like the reads (4 lanes x 16 bytes per token and instruction) made two requests per row, and the
+//                kernel was bound by L2 tag lookups (ncu: 90% busy, DRAM 45%) at 49% of copy. In the stage, row
+//                x's chunk k sits at k ^ 4 (x & 1) (D >= 128), so a quarter warp's reads (rows 2m, 2m + 1) do not
+//                share banks.
 //                The lane ends with the scores of query head gr for tokens 2tq, 2tq + 1, 2tq + 8, 2tq + 9.
 //   softmax      per query head gr over the tile's 16 tokens (two shuffles for the max); K scale per token, softcap,
 //                tail mask; the V scale is folded into the probabilities, which become P^T's B fragment as they
@@ -706,7 +709,10 @@ template <int KV, int HI> __device__ __forceinline__ uint32_t mma_pair(uint32_t 
     }
 }
 
-// First dim of the lane's K word s (k-step s): chunk s / 4 of the lane's copy, word s % 4 of the chunk.
+// Where 16-byte chunk k of token x's K row sits in its stage row: swizzled for D >= 128 (see paged_decode_mma).
+template <int D> __device__ __forceinline__ int mma_kchunk(int x, int k) { return D >= 128 ? k ^ ((x & 1) << 2) : k; }
+
+// First dim of the lane's K word s (k-step s): chunk s / 4 of the lane's reads, word s % 4 of the chunk.
 __device__ __forceinline__ int mma_kdim(int tq, int s) { return 16 * (tq + 4 * (s >> 2)) + 4 * (s & 3); }
 
 // Dim of O^T m-tile mt's row gr (row gr + 8 is the next dim): byte 2 mt of the lane's V copy, whose chunks of CH
@@ -777,7 +783,7 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
     const unsigned char *vbase = static_cast<const unsigned char *>(vc) + (long long) kvh * D;
 
     // Queues the warp's tile i (nothing past its last tile) into stage st, as one cp.async group. Stage layout:
-    // K [lane][2 tokens][KB], V [lane][4 tokens][VB], scales [tq][K of the 4 tokens, V of the 4 tokens].
+    // K [16 tokens][D] (chunks swizzled), V [lane][4 tokens][VB], scales [tq][K of the 4 tokens, V of the 4 tokens].
     auto issue = [&](int i, int st) {
         if (i < my_tiles) {
             unsigned char *sk = wbase + st * STAGE;
@@ -800,17 +806,14 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
                 slot = o2;
             };
 #pragma unroll
-            for (int n = 0; n < 2; ++n) {
-                const int x = gr + 8 * n;
+            for (int i = 0; i < D / 32; ++i) {
+                const int x = (32 * i + lane) / (D / 16);  // token; chunk k of its row, D/16 lanes per token
+                const int k = (32 * i + lane) % (D / 16);
                 int blk;
                 int slot;
                 locate(x, blk, slot);
                 const long long row = ((long long) blk * block_size + slot) * kv_heads;
-#pragma unroll
-                for (int c = 0; c < KB / 16; ++c) {
-                    vec_cp_async<16>(sk + (lane * 2 + n) * KB + 16 * c, kbase + row * D + 16 * (tq + 4 * c),
-                                     t0 + x < hi);
-                }
+                vec_cp_async<16>(sk + x * D + 16 * mma_kchunk<D>(x, k), kbase + row * D + 16 * k, t0 + x < hi);
             }
 #pragma unroll
             for (int j = 0; j < 4; ++j) {
@@ -838,7 +841,7 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
     for (int i = 0; i < my_tiles; ++i) {
         issue(i + MMA_STAGES - 1, (i + MMA_STAGES - 1) % MMA_STAGES);
         vec_cp_wait<MMA_STAGES - 1>();  // tile i has landed
-        __syncwarp();                   // the scales other lanes copied are visible
+        __syncwarp();                   // the K rows and scales other lanes copied are visible
         const int st = i % MMA_STAGES;
         const unsigned char *sk = wbase + st * STAGE;
         const unsigned char *sv = sk + MMA_TILE * D;
@@ -850,10 +853,10 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
 #pragma unroll
         for (int n = 0; n < 2; ++n) {
             s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
-            const uint4 *kp = reinterpret_cast<const uint4 *>(sk + (lane * 2 + n) * KB);
+            const int x = gr + 8 * n;
 #pragma unroll
             for (int c = 0; c < KB / 16; ++c) {
-                const uint4 u = kp[c];
+                const uint4 u = *reinterpret_cast<const uint4 *>(sk + x * D + 16 * mma_kchunk<D>(x, tq + 4 * c));
                 const uint32_t w[4] = {u.x, u.y, u.z, u.w};
 #pragma unroll
                 for (int e = 0; e < 4; ++e) {
