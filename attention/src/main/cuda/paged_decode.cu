@@ -793,8 +793,17 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
             const int t0 = lo + (warp + WARPS * i) * MMA_TILE;
             const int bi0 = t0 / block_size;
             const int bo0 = t0 - bi0 * block_size;
+            // warp-uniform: the tile lies in one cache block (block size >= 16, tiles aligned to it), so one table
+            // entry serves all its tokens (tokens past the end copy nothing)
+            const bool one = bo0 + MMA_TILE <= block_size;
+            const int blk0 = one ? table[bi0] : 0;
             // block and slot of the tile's token x
             auto locate = [&](int x, int &blk, int &slot) {
+                if (one) {
+                    blk = blk0;
+                    slot = bo0 + x;
+                    return;
+                }
                 int bi = bi0;
                 int o2 = bo0 + x;
                 if (o2 >= block_size) {
