@@ -44,6 +44,18 @@ __device__ __forceinline__ int num_splits(int ctx, int first, int split_tokens) 
     return ctx == 0 ? 1 : (ctx - first + split_tokens - 1) / split_tokens;
 }
 
+// The keys [lo, hi) of split `split` of sequence b (the window's first key on), and the sequence's split count;
+// false when that split does not exist (the grid is sized for the longest context).
+__device__ __forceinline__ bool decode_split(const int *__restrict__ context_lens, int b, int split, int split_tokens,
+                                             int window_left, int &lo, int &hi, int &splits) {
+    const int ctx = context_lens[b];
+    const int first = window_left < 0 ? 0 : max(0, ctx - 1 - window_left);
+    splits = num_splits(ctx, first, split_tokens);
+    lo = first + split * split_tokens;
+    hi = min(ctx, lo + split_tokens);
+    return split < splits;
+}
+
 template <typename T, int KV>
 __device__ void paged_decode(const T *__restrict__ q, const void *__restrict__ kc, const void *__restrict__ vc,
                              const float *__restrict__ k_scales, const float *__restrict__ v_scales,
@@ -59,12 +71,10 @@ __device__ void paged_decode(const T *__restrict__ q, const void *__restrict__ k
     const int kvh = blockIdx.y;
     const int split = blockIdx.x;
     const int g = heads / kv_heads;
-    const int ctx = context_lens[b];
-    const int first = window_left < 0 ? 0 : max(0, ctx - 1 - window_left);
-    const int splits = num_splits(ctx, first, split_tokens);
-    if (split >= splits) return;
-    const int lo = first + split * split_tokens;
-    const int hi = min(ctx, lo + split_tokens);
+    int lo;
+    int hi;
+    int splits;
+    if (!decode_split(context_lens, b, split, split_tokens, window_left, lo, hi, splits)) return;
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
 
@@ -417,12 +427,10 @@ __device__ void paged_decode_vec(const void *__restrict__ q, int q_type, const v
     const int kvh = blockIdx.y;
     const int split = blockIdx.x;
     const int g = heads / kv_heads;
-    const int ctx = context_lens[b];
-    const int first = window_left < 0 ? 0 : max(0, ctx - 1 - window_left);
-    const int splits = num_splits(ctx, first, split_tokens);
-    if (split >= splits) return;
-    const int lo = first + split * split_tokens;
-    const int hi = min(ctx, lo + split_tokens);
+    int lo;
+    int hi;
+    int splits;
+    if (!decode_split(context_lens, b, split, split_tokens, window_left, lo, hi, splits)) return;
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
 
@@ -745,12 +753,10 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
     const int kvh = blockIdx.y;
     const int split = blockIdx.x;
     const int g = heads / kv_heads;
-    const int ctx = context_lens[b];
-    const int first = window_left < 0 ? 0 : max(0, ctx - 1 - window_left);
-    const int splits = num_splits(ctx, first, split_tokens);
-    if (split >= splits) return;
-    const int lo = first + split * split_tokens;
-    const int hi = min(ctx, lo + split_tokens);
+    int lo;
+    int hi;
+    int splits;
+    if (!decode_split(context_lens, b, split, split_tokens, window_left, lo, hi, splits)) return;
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
     const int gr = lane >> 2;
