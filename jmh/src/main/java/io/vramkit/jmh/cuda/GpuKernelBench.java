@@ -586,6 +586,15 @@ public final class GpuKernelBench {
                     decodeCase(vec, bc[0], bc[1], blockSize, kv, 0);
                 }
             }
+            // batch 1 over INT8: splits around suggestedSplitTokens' choice (512 tokens at 32k, 128 at 4k), whose
+            // minimum split was set for BF16 blocks, which read twice the bytes per token
+            decodeCase(attention, 1, 4096, blockSize, DType.INT8, 0);
+            for (int split : new int[] {256, 512}) {
+                decodeCase(attention, 1, 4096, blockSize, DType.INT8, split);
+            }
+            for (int split : new int[] {256, 1024, 2048}) {
+                decodeCase(attention, 1, 32768, blockSize, DType.INT8, split);
+            }
         }
     }
 
