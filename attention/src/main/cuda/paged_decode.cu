@@ -653,8 +653,8 @@ __device__ void paged_decode_vec(const void *__restrict__ q, int q_type, const v
 // 0x64 and one f16x2 subtraction per 2 codes; FP8: one cvt per 2 codes, where the hardware has it).
 //
 // Per warp, tiles of 16 tokens (dealt round-robin to the 4 warps, 3-stage cp.async pipeline per warp as in the
-// vectorized kernel; a lane reads back only what it copied, except the 32 scales of a tile, which one lane each
-// copies). With lane = 4 gr + tq:
+// vectorized kernel; a lane reads back the V pieces it copied itself, while K rows and the 32 scales of a tile are
+// copied by other lanes of the warp, visible after a __syncwarp that follows the wait). With lane = 4 gr + tq:
 //   S^T = Q K^T  per tile: 2 n-tiles of 8 tokens x D/16 k-steps. A = Q (rows = query heads 0..7 of the KV head,
 //                rows 8..15 zero), B = K^T: the lane gives token gr (+8) the dims 16 (tq + 4c) + 4e .. + 3 at
 //                k-step s = 4c + e, reading 16-byte chunks tq + 4c of the token's row from the stage. The dot
