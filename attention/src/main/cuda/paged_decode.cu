@@ -685,7 +685,6 @@ template <int D> __host__ __device__ constexpr int mma_stage_bytes() { return 2 
 template <int D> __host__ __device__ constexpr int mma_shared_bytes() {
     return WARPS * MMA_STAGES * mma_stage_bytes<D>();
 }
-static_assert(WARPS * MAX_G * (64 + 2) * 4 <= mma_shared_bytes<64>(), "merge area fits the stages (d 64)");
 
 // c += a b, one m16n8k16 tile, FP16 operands, FP32 accumulators.
 __device__ __forceinline__ void mma_f16_16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
@@ -747,6 +746,7 @@ __device__ void paged_decode_mma(const void *__restrict__ q, int q_type, const v
     constexpr int CH = VB < 16 ? VB : 16;  // V chunk bytes
     constexpr int KS = D / 16;  // k-steps of Q K^T, and m-tiles of V^T P^T
     constexpr int STAGE = mma_stage_bytes<D>();
+    static_assert(WARPS * MAX_G * (D + 2) * 4 <= mma_shared_bytes<D>(), "the merge area fits the stages");
     extern __shared__ __align__(16) unsigned char mma_smem[];
 
     const int b = blockIdx.z;

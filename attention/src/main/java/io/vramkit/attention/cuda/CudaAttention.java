@@ -396,9 +396,14 @@ public final class CudaAttention implements AutoCloseable {
 
     /** Dynamic shared memory in bytes of the vectorized decode kernel for a KV type (3 stages of 4 warps). */
     static int decodeSharedBytes(DType kvType) {
-        boolean quantized = kvType == DType.INT8 || kvType == DType.FP8_E4M3 || kvType == DType.FP8_E5M2;
+        boolean quantized = quantizedKv(kvType);
         // per warp and stage: 64 bytes of K and 64 of V per lane, plus (INT8/FP8) 8 rows x 8 token scales of K and V
         return 4 * 3 * (2 * 32 * 64 + (quantized ? 2 * 8 * 8 * 4 : 0));
+    }
+
+    /** Whether a KV type stores codes with per-block scales (INT8, FP8 E4M3, FP8 E5M2). */
+    private static boolean quantizedKv(DType kvType) {
+        return kvType == DType.INT8 || kvType == DType.FP8_E4M3 || kvType == DType.FP8_E5M2;
     }
 
     /** Dynamic shared memory in bytes of the tensor-core decode kernel (3 stages of 4 warps, 16-token tiles). */
@@ -412,8 +417,7 @@ public final class CudaAttention implements AutoCloseable {
      * E4M3 or E5M2 at head dimension 64, 128 or 256 (it also needs the vectorized kernel's alignment).
      */
     public static boolean mmaDecodeCovers(DType kvType, int headDim) {
-        boolean quantized = kvType == DType.INT8 || kvType == DType.FP8_E4M3 || kvType == DType.FP8_E5M2;
-        return quantized && (headDim == 64 || headDim == 128 || headDim == 256);
+        return quantizedKv(kvType) && (headDim == 64 || headDim == 128 || headDim == 256);
     }
 
     /**
@@ -477,7 +481,7 @@ public final class CudaAttention implements AutoCloseable {
             throw new IllegalArgumentException("heads / kvHeads = " + heads / kvHeads + " exceeds "
                     + MAX_DECODE_GROUP + " on CUDA");
         }
-        boolean quantized = kvType == DType.INT8 || kvType == DType.FP8_E4M3 || kvType == DType.FP8_E5M2;
+        boolean quantized = quantizedKv(kvType);
         if (quantized && (kScales == null || vScales == null)) {
             throw new IllegalArgumentException("kScales and vScales are required for " + kvType);
         }
@@ -508,11 +512,11 @@ public final class CudaAttention implements AutoCloseable {
                     && decodeMmaSharedBytes(headDim) <= Math.max(sharedOptInBytes, DEFAULT_SHARED_LIMIT);
             String name = mma ? "vramkit_paged_decode_mma_" + kvs + "_d" + headDim
                     : "vramkit_paged_decode_vec_" + kvs + "_g" + packed;
-            module.function(name).launch(grid, Dim3.of(128),
-                    mma ? decodeMmaSharedBytes(headDim) : decodeSharedBytes(kvType), stream, q, qCode, kCache, vCache, orNull(kScales), orNull(vScales),
-                    blockTables, maxBlocksPerSeq, contextLens, out, orNull(lse), orNull(partials), batch, heads,
-                    kvHeads, headDim, blockSize, splitTokens, splits, p.scaleFor(headDim), p.windowLeft(),
-                    p.softcap());
+            int shared = mma ? decodeMmaSharedBytes(headDim) : decodeSharedBytes(kvType);
+            module.function(name).launch(grid, Dim3.of(128), shared, stream, q, qCode, kCache, vCache,
+                    orNull(kScales), orNull(vScales), blockTables, maxBlocksPerSeq, contextLens, out, orNull(lse),
+                    orNull(partials), batch, heads, kvHeads, headDim, blockSize, splitTokens, splits,
+                    p.scaleFor(headDim), p.windowLeft(), p.softcap());
         } else {
             module.function("vramkit_paged_decode_" + qs + "_" + kvs).launch(grid, Dim3.of(128), 0, stream, q,
                     kCache, vCache, orNull(kScales), orNull(vScales), blockTables, maxBlocksPerSeq, contextLens, out,
